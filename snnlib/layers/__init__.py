@@ -1,0 +1,6 @@
+"""Keras 3 layers and the classifier model wrapping :mod:`snnlib.functional`."""
+
+from snnlib.layers.classifier import READOUTS, SNNClassifier
+from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
+
+__all__ = ["READOUTS", "LIFStack", "LeakyReadout", "SNNClassifier", "sparse_sizes_for"]

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The single entry point of the workbook.
+#
+#   ./build.sh                  set-up, compile codelets, render every notebook -> reports/index.html
+#   ./build.sh test             set-up, compile codelets, run the whole test suite
+#   ./build.sh setup            create .venv (or use the active conda env) and install snnlib
+#   ./build.sh codelets         compile the C++ ops in codelets/ into snnlib/_ops/
+#   ./build.sh reports [--preset tiny|full] [--only 01 02]
+#   ./build.sh clean            remove generated files (reports, compiled ops, caches)
+#
+# Environment: SNNLIB_PYTHON (interpreter to create .venv with), SNNLIB_PRESET (default preset
+# of the main job, "tiny").
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT="$(pwd)"
+VENV="$ROOT/.venv"
+
+die() { echo "build.sh: error: $*" >&2; exit 1; }
+step() { echo "==> $*"; }
+
+find_python() {
+  local candidates=("${SNNLIB_PYTHON:-}" python3.11 python3.12 python3 python)
+  for py in "${candidates[@]}"; do
+    [ -n "$py" ] || continue
+    command -v "$py" >/dev/null 2>&1 || continue
+    if "$py" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then
+      command -v "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+python_bin() {
+  if [ -n "${CONDA_PREFIX:-}" ] && [ "${CONDA_DEFAULT_ENV:-}" = "snnlib" ]; then
+    echo "$CONDA_PREFIX/bin/python"
+  else
+    echo "$VENV/bin/python"
+  fi
+}
+
+cmd_setup() {
+  local py stamp_file want
+  if [ -n "${CONDA_PREFIX:-}" ] && [ "${CONDA_DEFAULT_ENV:-}" = "snnlib" ]; then
+    step "using the active conda env $CONDA_PREFIX"
+  elif [ ! -x "$VENV/bin/python" ]; then
+    py="$(find_python)" || die "Python 3.11 (or 3.12) not found: install python3.11 (e.g. apt-get install python3.11 python3.11-venv) or set SNNLIB_PYTHON"
+    step "creating .venv with $py"
+    "$py" -m venv "$VENV" || die "could not create .venv (on Debian: apt-get install python3-venv)"
+  fi
+  local pybin; pybin="$(python_bin)"
+  "$pybin" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' \
+    || die "$pybin is not Python 3.11/3.12: remove .venv and set SNNLIB_PYTHON to a Python 3.11"
+  stamp_file="$("$pybin" -c 'import sys; print(sys.prefix)')/.snnlib-install-stamp"
+  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && "$pybin" -c 'import snnlib' 2>/dev/null; then
+    step "dependencies up to date"
+    return 0
+  fi
+  step "installing snnlib and its dependencies (pip install -e .[notebooks,dev])"
+  if ! "$pybin" -m pip install -q --upgrade pip >"$ROOT/.pip.log" 2>&1 \
+     || ! "$pybin" -m pip install -q -e ".[notebooks,dev]" >>"$ROOT/.pip.log" 2>&1; then
+    tail -20 "$ROOT/.pip.log" >&2
+    die "pip install failed (full log: .pip.log)"
+  fi
+  echo "$want" >"$stamp_file"
+}
+
+cmd_codelets() {
+  command -v "${CXX:-g++}" >/dev/null 2>&1 || die "C++ compiler ${CXX:-g++} not found: install g++ (apt-get install g++)"
+  step "compiling codelets"
+  "$(python_bin)" -m snnlib.ops.build "$@" || die "compiling codelets failed (see the compiler output above)"
+}
+
+cmd_reports() {
+  step "rendering notebooks into reports/"
+  "$(python_bin)" -m snnlib report "$@" || die "a notebook failed (see reports/index.html)"
+}
+
+cmd_test() {
+  step "running the test suite"
+  "$(python_bin)" -m pytest -q "$@" || die "tests failed"
+}
+
+cmd_clean() {
+  step "removing generated files"
+  find "$ROOT/reports" -mindepth 1 ! -name .gitkeep -exec rm -rf {} + 2>/dev/null || true
+  rm -rf "$ROOT/snnlib/_ops" "$ROOT/.pytest_cache" "$ROOT/.pip.log"
+  find "$ROOT" -name __pycache__ -type d -prune -not -path "$VENV/*" -exec rm -rf {} + 2>/dev/null || true
+  find "$ROOT/notebooks" -name '*.ipynb' -delete 2>/dev/null || true
+}
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+cmd="${1:-all}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  all)      cmd_setup; cmd_codelets; cmd_reports --preset "${SNNLIB_PRESET:-tiny}" "$@" ;;
+  setup)    cmd_setup ;;
+  codelets) cmd_setup; cmd_codelets "$@" ;;
+  reports)  cmd_setup; cmd_reports "$@" ;;
+  test)     cmd_setup; cmd_codelets; cmd_test "$@" ;;
+  clean)    cmd_clean ;;
+  -h|--help|help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd'; valid: all (default), setup, codelets, reports, test, clean" ;;
+esac

@@ -1,0 +1,127 @@
+"""Command line: ``python -m snnlib train|report ...``.
+
+Examples::
+
+    python -m snnlib train --dataset randman --impl dense --epochs 5
+    python -m snnlib train --preset tiny --out runs/tiny
+    python -m snnlib report --preset tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _train_parser(sub) -> None:
+    from snnlib.functional.lif import IMPLS
+    from snnlib.layers.classifier import READOUTS
+    from snnlib.training import PRESETS
+
+    p = sub.add_parser("train", help="train and evaluate a network (one run)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="randman",
+                   help="starting configuration; other flags override it (default: randman)")
+    p.add_argument("--dataset", help="dataset name (see --list-datasets)")
+    p.add_argument("--impl", choices=IMPLS, help="network implementation")
+    p.add_argument("--readout", choices=READOUTS, help="spike-count or leaky-integrator readout")
+    p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths, e.g. --hidden 128 128")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--alpha", type=float)
+    p.add_argument("--th2", type=float, help="second threshold (gradient mask) of every layer")
+    p.add_argument("--max-activity", type=float, help="capacity rule of the sparse implementations")
+    p.add_argument("--input-capacity", type=int, help="input spike capacity S (sparse implementations)")
+    p.add_argument("--no-delay", action="store_true", help="stack layers within a step (no one-step delay)")
+    p.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+                   help="dataset option, e.g. --data n_samples_per_class=200 (repeatable)")
+    p.add_argument("--out", help="directory for history.csv and metrics.json")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list-datasets", action="store_true", help="print the dataset names and exit")
+
+
+def _parse_data_options(items: list[str]) -> dict:
+    import yaml
+
+    options = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"error: --data expects KEY=VALUE; got {item!r}")
+        key, value = item.split("=", 1)
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+def _cmd_train(args) -> int:
+    from snnlib.data import DATASETS
+    from snnlib.training import PRESETS, TrainConfig, train_and_evaluate
+
+    if args.list_datasets:
+        print("\n".join(sorted(DATASETS)))
+        return 0
+    if args.dataset is not None and args.dataset not in DATASETS:
+        print(f"error: unknown dataset {args.dataset!r}; valid choices: {', '.join(sorted(DATASETS))}",
+              file=sys.stderr)
+        return 2
+    overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
+                     hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
+                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, alpha=args.alpha,
+                     th2=args.th2, max_activity=args.max_activity,
+                     input_capacity=args.input_capacity, out_dir=args.out)
+    if args.no_delay:
+        overrides["layer_delay"] = False
+    if args.no_progress:
+        overrides["progress"] = False
+    data = _parse_data_options(args.data)
+    if args.dataset is not None and args.dataset != PRESETS[args.preset]["dataset"]:
+        overrides["data"] = data  # the preset's data options belong to its own dataset
+    elif data:
+        overrides["data"] = {**PRESETS[args.preset].get("data", {}), **data}
+    try:
+        config = TrainConfig.from_preset(args.preset, **overrides)
+        result = train_and_evaluate(config)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for row in result["history"]:
+        print(f"epoch {row['epoch']:3d}  train loss {row.get('train_loss', float('nan')):.4f} "
+              f"acc {row.get('train_accuracy', float('nan')):.4f}  test loss "
+              f"{row.get('test_loss', float('nan')):.4f} acc {row.get('test_accuracy', float('nan')):.4f}"
+              f"  ({row['epoch_time_s']:.1f} s)")
+    summary = {k: result[k] for k in ("test_accuracy", "test_loss", "wall_time_s")}
+    print(json.dumps(summary))
+    return 0
+
+
+def _report_parser(sub) -> None:
+    from snnlib.reporting import PRESETS
+
+    p = sub.add_parser("report", help="run the notebooks headless and render reports/")
+    p.add_argument("--preset", choices=PRESETS, default="tiny")
+    p.add_argument("--only", nargs="+", help="notebook number prefixes, e.g. --only 01 02")
+    p.add_argument("--out", help="output directory (default: reports/)")
+
+
+def _cmd_report(args) -> int:
+    from snnlib.reporting import run_reports
+
+    try:
+        return run_reports(args.preset, out_dir=args.out, only=args.only)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _report_parser(sub)
+    args = parser.parse_args(argv)
+    return {"train": _cmd_train, "report": _cmd_report}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

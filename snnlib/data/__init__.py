@@ -1,0 +1,33 @@
+"""Datasets: offline synthetic sets and neuromorphic recordings, one registry.
+
+``load_dataset(name, **kwargs)`` returns a :class:`SpikeDataset`; ``DATASETS`` lists the names.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from snnlib.data.base import SpikeDataset, make_tf_dataset
+from snnlib.data.events import BinnedSet
+from snnlib.data.neuromorphic import dvsgesture, load_binned, nmnist, nmnist_small, shd
+from snnlib.data.synthetic import randman, random_spikes
+
+DATASETS: dict[str, Callable[..., SpikeDataset]] = {
+    "randman": randman,
+    "random": random_spikes,
+    "nmnist-small": nmnist_small,
+    "nmnist": nmnist,
+    "shd": shd,
+    "dvsgesture": dvsgesture,
+}
+
+
+def load_dataset(name: str, **kwargs) -> SpikeDataset:
+    """Build or load the dataset ``name`` with loader keyword arguments ``kwargs``."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name](**kwargs)
+
+
+__all__ = ["DATASETS", "BinnedSet", "SpikeDataset", "dvsgesture", "load_binned", "load_dataset",
+           "make_tf_dataset", "nmnist", "nmnist_small", "randman", "random_spikes", "shd"]

@@ -1,0 +1,127 @@
+"""Keras 3 layers wrapping :mod:`snnlib.functional`: a LIF layer stack and a leaky readout."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from snnlib.functional.lif import (
+    IMPLS,
+    LIFParams,
+    SNNOutput,
+    init_weights,
+    lif_membrane,
+    shift_in_time,
+    snn_forward,
+    synaptic_input,
+    validate_sizes,
+)
+
+
+def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | None) -> list[int] | None:
+    """The seed's capacity rule: hidden/output ``S = max(2 * floor(max_activity * N / 2), 2)``.
+
+    Args:
+        sizes: ``[n_in, n_1, ..., n_L]``.
+        max_activity: fraction of neurons that may be listed per step, in (0, 1]; ``None``
+            means no sparse sizes (dense implementation).
+        input_capacity: ``S`` of the input layer; ``None`` uses ``n_in`` (nothing dropped).
+
+    Returns:
+        ``[S_in, S_1, ..., S_L]`` (each ``<= N``) or ``None``.
+    """
+    if max_activity is None:
+        return None
+    if not 0.0 < max_activity <= 1.0:
+        raise ValueError(f"max_activity must be in (0, 1]; got {max_activity!r}")
+    sizes = validate_sizes(sizes)
+    s_in = sizes[0] if input_capacity is None else int(input_capacity)
+    if not 1 <= s_in <= sizes[0]:
+        raise ValueError(f"input_capacity must be in [1, {sizes[0]}]; got {input_capacity!r}")
+    hidden = [min(n, max(2 * int(max_activity * n / 2), 2)) for n in sizes[1:]]
+    return [s_in, *hidden]
+
+
+class LIFStack(keras.layers.Layer):
+    """A feed-forward stack of LIF layers (no biases), the seed's network.
+
+    ``call(x [batch, time, n_in])`` returns an :class:`SNNOutput` whose spikes are time-major
+    ``[time, batch, n_l]`` (the model reduces over time without transposing back).
+
+    Args:
+        sizes: ``[n_in, n_1, ..., n_L]``.
+        params: :class:`LIFParams` (or a dict of its fields).
+        impl: ``"dense"``, ``"sparse_ops"`` or ``"sparse_layer"``.
+        sparse_sizes: ``[S_in, S_1, ..., S_L]`` for the sparse implementations.
+        seed: weight initialisation seed (``init_weights``).
+    """
+
+    def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
+                 sparse_sizes=None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.sizes = validate_sizes(sizes)
+        self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
+        if impl != "dense" and sparse_sizes is None:
+            raise ValueError(f"impl={impl!r} needs sparse_sizes (or max_activity in the model)")
+        self.impl = impl
+        self.sparse_sizes = None if sparse_sizes is None else [int(s) for s in sparse_sizes]
+        self.seed = int(seed)
+
+    def build(self, input_shape):
+        init = init_weights(self.sizes, weight_mul=self.params.weight_mul, seed=self.seed)
+        self.kernels = [
+            self.add_weight(shape=w.shape, initializer=keras.initializers.Constant(w),
+                            name=f"w{l}", trainable=True)
+            for l, w in enumerate(init)
+        ]
+
+    def call(self, x, return_potentials: bool = False) -> SNNOutput:
+        x = tf.transpose(tf.convert_to_tensor(x, self.compute_dtype), [1, 0, 2])
+        weights = [tf.convert_to_tensor(k) for k in self.kernels]
+        return snn_forward(weights, x, self.params, impl=self.impl, sparse_sizes=self.sparse_sizes,
+                           return_potentials=return_potentials, time_major=True)
+
+    def get_config(self):
+        return {**super().get_config(), "sizes": self.sizes,
+                "params": dataclasses.asdict(self.params), "impl": self.impl,
+                "sparse_sizes": self.sparse_sizes, "seed": self.seed}
+
+
+class LeakyReadout(keras.layers.Layer):
+    """Non-spiking leaky-integrator readout: ``V_t = alpha V_{t-1} + (1 - alpha) gain W x_t``.
+
+    ``call(x [time, batch, n_in])`` (time-major spikes) returns ``V [time, batch, n_out]``;
+    with ``delay`` the input is shifted one step first (the seed's inter-layer delay).
+    Logits are the time average of ``V``.
+    """
+
+    def __init__(self, n_in: int, n_out: int, params: LIFParams | dict | None = None,
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_in, self.n_out, self.seed = int(n_in), int(n_out), int(seed)
+        self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
+
+    def build(self, input_shape):
+        w = init_weights([self.n_in, self.n_out], weight_mul=self.params.weight_mul,
+                         seed=self.seed + 7919)[0]
+        self.kernel = self.add_weight(shape=w.shape, initializer=keras.initializers.Constant(w),
+                                      name="w_readout", trainable=True)
+
+    def call(self, x_time_major):
+        x = shift_in_time(x_time_major) if self.params.layer_delay else x_time_major
+        current = synaptic_input(x, tf.convert_to_tensor(self.kernel))
+        return lif_membrane(current, alpha=self.params.alpha, gain=self.params.gain, th1=None)
+
+    def get_config(self):
+        return {**super().get_config(), "n_in": self.n_in, "n_out": self.n_out,
+                "params": dataclasses.asdict(self.params), "seed": self.seed}
+
+
+def as_numpy_weights(layer: LIFStack) -> list[np.ndarray]:
+    """The current weights of a built :class:`LIFStack` as NumPy arrays."""
+    return [k.numpy() for k in layer.kernels]

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from snnlib import LIFParams, init_weights, snn_forward
+from snnlib.layers import SNNClassifier, sparse_sizes_for
+
+
+def _data(rng, n=16, t=20, n_in=12, classes=3):
+    x = (rng.random((n, t, n_in)) < 0.2).astype(np.float32)
+    return x, rng.integers(0, classes, n).astype(np.int32)
+
+
+def test_spike_count_logits_equal_functional_forward(rng):
+    x, _ = _data(rng)
+    params = LIFParams(alpha=0.9, weight_mul=2.0)
+    model = SNNClassifier([12, 16, 3], params, seed=4)
+    logits = model(x).numpy()
+    out = snn_forward(init_weights([12, 16, 3], weight_mul=2.0, seed=4), x, params)
+    np.testing.assert_allclose(logits, out.spikes[-1].numpy().sum(axis=1))
+
+
+@pytest.mark.parametrize("readout", ["spikes", "leaky"])
+def test_fit_and_evaluate(rng, readout):
+    import keras
+
+    x, y = _data(rng)
+    model = SNNClassifier([12, 16, 3], LIFParams(alpha=0.9), readout=readout)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    before = [w.numpy().copy() for w in model.trainable_variables] if model.built else None
+    hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert {"loss", "accuracy", "activity_0"} <= set(hist.history)
+    assert np.isfinite(hist.history["loss"]).all()
+    res = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert 0.0 <= res["accuracy"] <= 1.0
+    assert model.predict(x, verbose=0).shape == (16, 3)
+    if before is not None:
+        assert any(np.any(a != w.numpy()) for a, w in zip(before, model.trainable_variables))
+
+
+def test_symbolic_build_with_unknown_batch():
+    model = SNNClassifier([12, 16, 3])
+    fn = tf.function(model.call, input_signature=[tf.TensorSpec([None, None, 12], tf.float32)])
+    concrete = fn.get_concrete_function()
+    assert concrete.structured_outputs.shape.as_list() == [None, 3]
+
+
+def test_config_round_trip():
+    model = SNNClassifier([12, 16, 3], LIFParams(th2=0.9), readout="leaky", seed=2)
+    clone = SNNClassifier(**{k: v for k, v in model.get_config().items()})
+    assert clone.params == model.params and clone.readout_kind == "leaky"
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="readout"):
+        SNNClassifier([4, 3], readout="softmax")
+    with pytest.raises(ValueError, match="hidden"):
+        SNNClassifier([4, 3], readout="leaky")
+    with pytest.raises(ValueError, match="impl"):
+        SNNClassifier([4, 5, 3], impl="fpga")
+    with pytest.raises(ValueError, match="max_activity"):
+        sparse_sizes_for([4, 5, 3], 1.5, None)
+    assert sparse_sizes_for([1152, 980, 10], 0.05, 32) == [32, 48, 2]

@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pytest
+
+from snnlib.training import TrainConfig, train_and_evaluate
+
+
+def test_randman_default_preset_reaches_85_percent(capsys):
+    result = train_and_evaluate(TrainConfig.from_preset("randman", progress=False))
+    with capsys.disabled():
+        print(f"\n[randman preset] test accuracy {result['test_accuracy']:.4f} "
+              f"in {result['wall_time_s']:.1f} s")
+    assert result["test_accuracy"] >= 0.85
+    losses = [row["train_loss"] for row in result["history"]]
+    assert losses[-1] < losses[0]
+
+
+def test_same_seed_reproduces_the_loss_curve():
+    runs = [train_and_evaluate(TrainConfig.from_preset("tiny", progress=False, seed=5))
+            for _ in range(2)]
+    curves = [[(r["train_loss"], r["test_loss"]) for r in run["history"]] for run in runs]
+    assert curves[0] == curves[1]
+    other = train_and_evaluate(TrainConfig.from_preset("tiny", progress=False, seed=6))
+    assert [(r["train_loss"], r["test_loss"]) for r in other["history"]] != curves[0]
+
+
+def test_logs_are_written(tmp_path):
+    out = tmp_path / "run"
+    result = train_and_evaluate(TrainConfig.from_preset("tiny", progress=False, out_dir=str(out),
+                                                        readout="leaky"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == pytest.approx(result["test_accuracy"])
+    lines = (out / "history.csv").read_text().strip().splitlines()
+    assert lines[0].startswith("epoch,") and len(lines) == 1 + result["config"]["epochs"]
+    assert "train_activity_0" in lines[0]
+    assert not list(out.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("field,value", [("impl", "gpu"), ("epochs", 0), ("lr", -1.0),
+                                         ("alpha", 1.5), ("batch_size", 0)])
+def test_invalid_config_raises(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_unknown_preset_and_dataset():
+    with pytest.raises(ValueError, match="valid choices"):
+        TrainConfig.from_preset("huge")
+    with pytest.raises(ValueError, match="valid choices"):
+        train_and_evaluate(TrainConfig(dataset="mnist-video", progress=False))
