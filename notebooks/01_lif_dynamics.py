@@ -33,7 +33,7 @@ th1 = 1.0
 th2 = 0.9
 n_steps = 120
 train_preset = "tiny"
-train_epochs = 2
+train_epochs = 3
 interactive = None
 seed = 0
 

@@ -125,3 +125,92 @@ def lif_response_grid(simulate, alphas=(0.8, 0.9, 0.95), gains=(5.0, 10.0), *, t
             ax.set_title(f"alpha={alpha:g}, gain={gain:g}: {int(np.sum(s))} spikes", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def activity_profile(per_step, *, labels=None, title: str = "activity per layer over time"):
+    """Fraction of active neurons per time step, one line per layer (``per_step``: list of [T])."""
+    fig, axes = _figure(1, 1, height=3.0)
+    ax = axes[0, 0]
+    for l, curve in enumerate(per_step):
+        label = labels[l] if labels else f"layer {l} (mean {np.mean(curve):.2%})"
+        ax.plot(np.asarray(curve) * 100, label=label)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("active neurons [%]")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sparse_list_illustration(v: np.ndarray, ids: np.ndarray, counts: np.ndarray, *, th1: float,
+                             th2: float | None):
+    """One row of potentials ``v [N]`` with the neurons an index list keeps marked.
+
+    Spikes (the first ``counts[0]`` slots) are red, candidates (up to ``counts[1]``) orange.
+    """
+    fig, axes = _figure(1, 1, height=3.0)
+    ax = axes[0, 0]
+    n = np.arange(len(v))
+    ax.bar(n, v, color="0.75", width=1.0, label="$V$ (not listed)")
+    spk, cand = ids[: counts[0]], ids[counts[0]: counts[1]]
+    ax.bar(spk, v[spk], color="C3", width=1.0, label=f"spikes ({len(spk)})")
+    ax.bar(cand, v[cand], color="C1", width=1.0, label=f"candidates ({len(cand)})")
+    ax.axhline(th1, color="C3", ls="--", lw=1)
+    if th2 is not None:
+        ax.axhline(th2, color="C2", ls=":", lw=1)
+    ax.set_xlabel("neuron index")
+    ax.set_ylabel("membrane potential")
+    ax.set_title(f"index list: ids = {list(map(int, ids[:counts[1]]))[:12]}{' ...' if counts[1] > 12 else ''}, "
+                 f"counts = ({int(counts[0])}, {int(counts[1])})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def capacity_sweep_figure(rows):
+    """Accuracy, dropped spikes and gradient cosine vs capacity (rows of ``capacity_sweep``)."""
+    ref = next(r for r in rows if r["capacity"] is None)
+    sweep = [r for r in rows if r["capacity"] is not None]
+    caps = [r["capacity"] for r in sweep]
+    fig, axes = _figure(3, 1, width=3.6)
+    for ax, key, label in zip(axes[0], ("accuracy", "dropped_fraction", "grad_cosine"),
+                              ("batch accuracy", "dropped / dense spikes", "cos(grad, dense grad)")):
+        ax.plot(caps, [r[key] for r in sweep], "o-")
+        if key != "dropped_fraction":
+            ax.axhline(ref[key], color="k", ls="--", lw=1, label="dense")
+            ax.legend(fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("hidden capacity S")
+        ax.set_title(label, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def op_speed_figure(rows):
+    """Forward+backward time of sparse_matmul vs dense matmul against activity (log axes)."""
+    act = [100 * r["activity"] for r in rows]
+    fig, axes = _figure(2, 1, width=4.2)
+    axes[0, 0].loglog(act, [r["sparse_ms"] for r in rows], "o-", label=f"sparse_matmul ({rows[0]['backend']})")
+    axes[0, 0].loglog(act, [r["dense_ms"] for r in rows], "s-", label="dense tf.matmul")
+    axes[0, 0].set_ylabel("forward + backward [ms]")
+    axes[0, 0].legend(fontsize=8)
+    axes[0, 1].loglog(act, [r["speedup"] for r in rows], "o-", color="C2")
+    axes[0, 1].axhline(1.0, color="k", lw=0.8)
+    axes[0, 1].set_ylabel("speed-up (dense / sparse)")
+    for ax in axes[0]:
+        ax.set_xlabel("activity [%]")
+    fig.tight_layout()
+    return fig
+
+
+def storage_figure(capacities, storage_rows):
+    """Bytes per representation against capacity (``storage_rows``: dicts of ``storage_bytes``)."""
+    fig, axes = _figure(1, 1, height=3.0)
+    ax = axes[0, 0]
+    for key, style in (("dense_float", "k--"), ("dense_bits", "k:"), ("index_list", "o-")):
+        ax.loglog(capacities, [r[key] / 2**20 for r in storage_rows], style, label=key)
+    ax.set_xlabel("capacity S")
+    ax.set_ylabel("MiB per layer and sequence")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -27,8 +27,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "randman": dict(dataset="randman", hidden=(128,), readout="spikes", epochs=5, batch_size=48,
                     lr=3e-3, alpha=0.9, data={}),
     # Seconds on 2 cores: notebooks' tiny preset and smoke tests.
-    "tiny": dict(dataset="randman", hidden=(32,), readout="spikes", epochs=2, batch_size=32,
-                 lr=3e-3, alpha=0.9, data=dict(n_samples_per_class=40, n_steps=50, n_units=32)),
+    "tiny": dict(dataset="randman", hidden=(32,), readout="spikes", epochs=3, batch_size=32,
+                 lr=1e-2, alpha=0.9,
+                 data=dict(n_classes=5, n_samples_per_class=100, n_steps=50, n_units=32)),
 }
 
 
