@@ -20,8 +20,9 @@ def _train_parser(sub) -> None:
     from snnlib.training import PRESETS
 
     p = sub.add_parser("train", help="train and evaluate a network (one run)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="randman",
-                   help="starting configuration; other flags override it (default: randman)")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="starting configuration; other flags override it (default: the preset "
+                        "named like --dataset if there is one, else randman)")
     p.add_argument("--dataset", help="dataset name (see --list-datasets)")
     p.add_argument("--impl", choices=IMPLS, help="network implementation")
     p.add_argument("--readout", choices=READOUTS, help="spike-count or leaky-integrator readout")
@@ -65,6 +66,8 @@ def _cmd_train(args) -> int:
         print(f"error: unknown dataset {args.dataset!r}; valid choices: {', '.join(sorted(DATASETS))}",
               file=sys.stderr)
         return 2
+    if args.preset is None:
+        args.preset = args.dataset if args.dataset in PRESETS else "randman"
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, alpha=args.alpha,

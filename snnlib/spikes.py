@@ -8,7 +8,7 @@
 
 Spikes come first in ascending neuron index, then gradient candidates in ascending index.
 The forward pass reads the first ``counts[..., 0]`` entries; gradients flow to the first
-``counts[..., 1]`` entries.
+``counts[..., 1]`` entries, carried by the optional float ``values`` field.
 
 This module holds the container and NumPy conversions for data pipelines; the differentiable
 TensorFlow ops live in :mod:`snnlib.ops`.
@@ -22,10 +22,17 @@ import numpy as np
 
 
 class SparseSpikes(NamedTuple):
-    """Spikes as index lists: ``ids int32[..., S]``, ``counts int32[..., 2]``."""
+    """Spikes as index lists: ``ids int32[..., S]``, ``counts int32[..., 2]``, and an optional
+    ``values float[..., S]``.
+
+    ``values`` is the differentiable carrier of the slots' gradients (1.0 for slots
+    ``i < counts[..., 0]``, 0.0 elsewhere); gradients never travel on the int ``ids``.
+    ``None`` (input data) means "not differentiable".
+    """
 
     ids: object
     counts: object
+    values: object = None
 
     @property
     def capacity(self) -> int:

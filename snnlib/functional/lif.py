@@ -305,4 +305,11 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
     def to_batch_major(seq):
         return None if seq is None else [tf.transpose(s, [1, 0, 2]) for s in seq]
 
-    return out._replace(spikes=to_batch_major(out.spikes), potentials=to_batch_major(out.potentials))
+    def sparse_to_batch_major(seq):
+        if seq is None:
+            return None
+        return [type(s)(*(None if a is None else tf.transpose(a, [1, 0, 2]) for a in s))
+                for s in seq]
+
+    return out._replace(spikes=to_batch_major(out.spikes), potentials=to_batch_major(out.potentials),
+                        sparse=sparse_to_batch_major(out.sparse))

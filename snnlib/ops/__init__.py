@@ -1,1 +1,285 @@
-"""Compiled sparse spike ops (see issue 3); nothing is registered yet."""
+"""Differentiable sparse spike ops: compiled C++ kernels with a pure-TF reference.
+
+Public ops (leading axes ``...`` are flattened internally; the kernels see ``[M, ...]``):
+
+* :func:`select_spikes` ``v [..., N] -> (SparseSpikes [..., S], dropped [...])``
+* :func:`sparse_matmul` ``(W [out, in], SparseSpikes [..., S]) -> y [..., out]``
+* :func:`sparse_to_dense` ``SparseSpikes [..., S] -> 0/1 [..., n]``
+* :func:`dense_to_sparse` ``0/1 [..., N] -> (SparseSpikes [..., S], dropped [...])`` (data)
+
+Each takes ``backend=None`` (the compiled library if it loads, else the reference with one
+warning), ``"compiled"`` (raise if unavailable) or ``"reference"``. :func:`backend` says
+which one ``None`` resolves to. ``SNNLIB_PURE_PY=1`` forces the reference.
+
+Gradients never travel on the int ids: ``SparseSpikes.values`` (1 for the first
+``counts[..., 0]`` slots, else 0) carries the gradient of each slot. Spikes without
+``values`` (input data) are not differentiable.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from snnlib.ops import _loader, reference
+from snnlib.spikes import SparseSpikes
+
+__all__ = ["backend", "dense_to_sparse", "select_spikes", "sparse_matmul", "sparse_to_dense",
+           "SparseSpikes", "BACKENDS"]
+
+BACKENDS = ("compiled", "reference")
+_FLOATS = (tf.float32, tf.float64)
+
+
+def backend() -> str:
+    """``"compiled"`` when the C++ library is used by default, else ``"reference"``."""
+    return _loader.backend()
+
+
+class _CompiledOps:
+    """The compiled kernels behind the signatures of :mod:`snnlib.ops.reference`."""
+
+    def __init__(self, module):
+        self._m = module
+
+    def select_spikes(self, v, th1, th2, beta, capacity):
+        d = v.dtype
+        return tuple(self._m.snnlib_select_spikes(
+            v=v, th1=tf.constant(th1, d), th2=tf.constant(th2, d), beta=tf.constant(beta, d),
+            capacity=capacity))
+
+    def sparse_matmul(self, weights, ids, counts, values):
+        return self._m.snnlib_sparse_matmul(weights=weights, ids=ids, counts=counts,
+                                            values=values)
+
+    def sparse_to_dense(self, ids, counts, values, n):
+        return self._m.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)
+
+
+def _ops(which):
+    if which is None:
+        module = _loader.library()
+        return reference if module is None else _CompiledOps(module)
+    if which == "compiled":
+        return _CompiledOps(_loader.require_library())
+    if which == "reference":
+        return reference
+    raise ValueError(f"backend must be None, 'compiled' or 'reference'; got {which!r}")
+
+
+# --- validation helpers -------------------------------------------------------------------
+
+def _float_tensor(x, name, dtype=None):
+    x = tf.convert_to_tensor(x, dtype=dtype)
+    if x.dtype not in _FLOATS:
+        raise ValueError(f"{name} must be float32 or float64; got {x.dtype.name}")
+    return x
+
+
+def _capacity(capacity, name="capacity"):
+    """A positive Python int (NumPy integers accepted); ``ValueError`` otherwise."""
+    if isinstance(capacity, (bool, float)) or not hasattr(capacity, "__index__") \
+            or int(capacity) < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {capacity!r}")
+    return int(capacity)
+
+
+def _number(x, name, allow_none=False):
+    if x is None and allow_none:
+        return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
+        raise ValueError(f"{name} must be a number; got {x!r}")
+    return float(x)
+
+
+def _check_spikes(spikes, op):
+    """Static checks of a :class:`SparseSpikes`; returns ``(ids, counts, values or None)``."""
+    if not isinstance(spikes, SparseSpikes):
+        raise ValueError(f"{op}: spikes must be a SparseSpikes(ids, counts, values); "
+                         f"got {type(spikes).__name__}")
+    ids = tf.convert_to_tensor(spikes.ids)
+    counts = tf.convert_to_tensor(spikes.counts)
+    if ids.dtype != tf.int32:
+        raise ValueError(f"{op}: spikes.ids must be int32; got {ids.dtype.name}")
+    if counts.dtype != tf.int32:
+        raise ValueError(f"{op}: spikes.counts must be int32; got {counts.dtype.name}")
+    if ids.shape.rank is None or ids.shape.rank < 2:
+        raise ValueError(f"{op}: spikes.ids must have rank >= 2 [..., S]; got shape {ids.shape}")
+    if counts.shape.rank != ids.shape.rank or counts.shape[-1] not in (None, 2):
+        raise ValueError(f"{op}: spikes.counts must have shape [..., 2] with the leading axes of "
+                         f"spikes.ids {ids.shape}; got shape {counts.shape}")
+    if not ids.shape[:-1].is_compatible_with(counts.shape[:-1]):
+        raise ValueError(f"{op}: spikes.ids {ids.shape} and spikes.counts {counts.shape} must "
+                         "have the same batch size (leading axes)")
+    values = spikes.values
+    if values is not None:
+        values = _float_tensor(values, f"{op}: spikes.values")
+        if not values.shape.is_compatible_with(ids.shape):
+            raise ValueError(f"{op}: spikes.values must have the shape of spikes.ids {ids.shape}; "
+                             f"got {values.shape}")
+    return ids, counts, values
+
+
+def _flatten(x, keep: int):
+    """Merge all but the last ``keep`` axes (no-op for rank ``keep + 1``)."""
+    if x.shape.rank == keep + 1:
+        return x
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[x.shape.rank - keep:]], axis=0))
+
+
+def _unflatten(x, lead_shape, lead_static, rank_in):
+    """Restore leading axes ``lead_shape`` on a ``[M, ...]`` result."""
+    if rank_in == 2:
+        return x
+    tail = tf.shape(x)[1:]
+    out = tf.reshape(x, tf.concat([lead_shape, tail], axis=0))
+    out.set_shape(lead_static.concatenate(x.shape[1:]))
+    return out
+
+
+def carrier_values(counts, capacity: int, dtype=tf.float32):
+    """Non-differentiable ``values[..., i] = [i < counts[..., 0]]`` for spikes without values."""
+    counts = tf.convert_to_tensor(counts)
+    slots = tf.range(capacity, dtype=tf.int32)
+    return tf.stop_gradient(tf.cast(slots < counts[..., 0:1], dtype))
+
+
+# --- public ops ---------------------------------------------------------------------------
+
+def select_spikes(v, *, th1: float, th2: float | None = None, capacity: int, beta: float = 10.0,
+                  backend: str | None = None):
+    """Sparse spikes of membrane potentials: spikes first, then gradient candidates.
+
+    Per sample (row of ``v``), with ``S = capacity``::
+
+        spikes     = {j : v[j] >= th1}          ascending j
+        candidates = {j : th2 <= v[j] < th1}    ascending j; th2 = None: every non-spiking j
+        ids        = (spikes ++ candidates)[:S], padding id 0
+        counts     = (min(|spikes|, S), min(|spikes| + |candidates|, S))
+        values[i]  = [i < counts[0]]
+        dropped    = |spikes| - counts[0]       spikes that did not fit (candidates not counted)
+
+    The gradient w.r.t. ``v`` (through ``values``) is the SuperSpike surrogate on listed
+    neurons: ``dv[ids[i]] = g_values[i] / (beta |v[ids[i]] - th1| + 1)^2`` for
+    ``i < counts[1]``; all other entries are 0.
+
+    Args:
+        v: float32/float64 ``[..., N]`` (at least one leading axis).
+        th1: spike threshold.
+        th2: second threshold (``None``: every non-spiking neuron is a candidate).
+        capacity: ``S``, ``1 <= S <= N``.
+        beta: surrogate steepness.
+        backend: ``None``, ``"compiled"`` or ``"reference"``.
+
+    Returns:
+        ``(SparseSpikes(ids int32[..., S], counts int32[..., 2], values float[..., S]),
+        dropped int32[...])``.
+    """
+    v = _float_tensor(v, "v")
+    if v.shape.rank is None or v.shape.rank < 2:
+        raise ValueError(f"v must have rank >= 2 [..., N]; got shape {v.shape}")
+    capacity = _capacity(capacity)
+    n = v.shape[-1]
+    if n is not None and capacity > n:
+        raise ValueError(f"capacity must be <= N = {n} (the number of neurons); got {capacity}")
+    th1 = _number(th1, "th1")
+    th2 = _number(th2, "th2", allow_none=True)
+    beta = _number(beta, "beta")
+    rank = v.shape.rank
+    lead, lead_static = tf.shape(v)[:-1], v.shape[:-1]
+    ids, counts, values, dropped = _ops(backend).select_spikes(
+        _flatten(v, 1), th1, -math.inf if th2 is None else th2, beta, capacity)
+    if rank != 2:
+        ids, counts, values = (_unflatten(x, lead, lead_static, rank) for x in (ids, counts, values))
+        dropped = tf.reshape(dropped, lead)
+        dropped.set_shape(lead_static)
+    return SparseSpikes(ids, counts, values), dropped
+
+
+def sparse_matmul(weights, spikes: SparseSpikes, *, backend: str | None = None):
+    """Dense weights times binary sparse spikes: ``y[..., n] = sum_{i < counts[..., 0]}
+    weights[n, ids[..., i]]``.
+
+    Gradients: ``dW[n, ids[i]] += g[n]`` over real spikes (``i < counts[0]``);
+    ``g_values[i] = sum_n g[n] weights[n, ids[i]]`` for ``i < counts[1]`` (candidates included,
+    0 beyond). Spikes without ``values`` get no gradient.
+
+    Args:
+        weights: float ``[out, in]`` (kept in this layout, never transposed).
+        spikes: :class:`SparseSpikes` with ``ids [..., S]``, ids in ``[0, in)``.
+        backend: ``None``, ``"compiled"`` or ``"reference"``.
+
+    Returns:
+        float ``[..., out]`` in the dtype of ``weights``.
+    """
+    weights = _float_tensor(weights, "weights")
+    if weights.shape.rank != 2:
+        raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
+    ids, counts, values = _check_spikes(spikes, "sparse_matmul")
+    if values is not None and values.dtype != weights.dtype:
+        raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
+                         f"({weights.dtype.name})")
+    rank = ids.shape.rank
+    lead, lead_static = tf.shape(ids)[:-1], ids.shape[:-1]
+    ids, counts = _flatten(ids, 1), _flatten(counts, 1)
+    if values is None:
+        values = carrier_values(counts, tf.shape(ids)[1] if ids.shape[-1] is None
+                                else ids.shape[-1], weights.dtype)
+    else:
+        values = _flatten(values, 1)
+    y = _ops(backend).sparse_matmul(weights, ids, counts, values)
+    return _unflatten(y, lead, lead_static, rank)
+
+
+def sparse_to_dense(spikes: SparseSpikes, n: int, *, dtype=None, backend: str | None = None):
+    """Dense 0/1 spikes: ``dense[..., ids[..., i]] = 1`` for ``i < counts[..., 0]``.
+
+    Gradient (to ``spikes.values``): ``g_values[i] = g_dense[ids[i]]`` for ``i < counts[1]``,
+    else 0.
+
+    Args:
+        spikes: :class:`SparseSpikes` ``[..., S]`` with ids in ``[0, n)``.
+        n: number of neurons.
+        dtype: output dtype when ``spikes.values`` is ``None`` (default float32); otherwise
+            the dtype of ``values``.
+        backend: ``None``, ``"compiled"`` or ``"reference"``.
+
+    Returns:
+        float ``[..., n]``.
+    """
+    n = _capacity(n, "n")
+    ids, counts, values = _check_spikes(spikes, "sparse_to_dense")
+    rank = ids.shape.rank
+    lead, lead_static = tf.shape(ids)[:-1], ids.shape[:-1]
+    ids, counts = _flatten(ids, 1), _flatten(counts, 1)
+    if values is None:
+        dtype = tf.as_dtype(dtype or tf.float32)
+        if dtype not in _FLOATS:
+            raise ValueError(f"dtype must be float32 or float64; got {dtype.name}")
+        values = carrier_values(counts, tf.shape(ids)[1] if ids.shape[-1] is None
+                                else ids.shape[-1], dtype)
+    else:
+        values = _flatten(values, 1)
+    dense = _ops(backend).sparse_to_dense(ids, counts, values, n)
+    return _unflatten(dense, lead, lead_static, rank)
+
+
+def dense_to_sparse(dense, capacity: int, *, backend: str | None = None):
+    """Input data to sparse spikes: every nonzero entry is a spike; no candidates.
+
+    Active neurons are listed in ascending index; beyond ``capacity`` the lowest-index ones
+    are kept and the rest counted in ``dropped``. Not differentiable (``values`` is ``None``).
+
+    Args:
+        dense: ``[..., N]`` of any numeric dtype; nonzero means a spike.
+        capacity: ``S``, ``1 <= S <= N``.
+
+    Returns:
+        ``(SparseSpikes(ids int32[..., S], counts int32[..., 2], values=None), dropped int32[...])``.
+    """
+    dense = tf.convert_to_tensor(dense)
+    active = tf.cast(tf.not_equal(dense, tf.zeros([], dense.dtype)), tf.float32)
+    spikes, dropped = select_spikes(tf.stop_gradient(active), th1=0.5, th2=0.5,
+                                    capacity=capacity, backend=backend)
+    return SparseSpikes(spikes.ids, spikes.counts), dropped

@@ -1,0 +1,550 @@
+// SnnlibSparseLifLayer / SnnlibSparseLifLayerGrad: one LIF layer over a whole sequence on
+// index lists (the seed's "sparse_layer", fused per layer; DESIGN.md sections 3-5).
+//
+// Time-major shapes: input spikes (in_ids [T, B, S_in], in_counts [T, B, 2]), weights
+// W [N, N_in] (out, in). Forward, per sample b and step t (c = (1 - alpha) * gain):
+//   I_t[n] = sum_{i < in_counts[t, b, 0]} W[n, in_ids[t, b, i]]
+//   V_t[n] = alpha * (V_{t-1}[n] >= th1 ? 0 : V_{t-1}[n]) + c * I_t[n]        (V_{-1} = 0)
+//   out    = spikes (V >= th1) ascending, then candidates (th2 <= V < th1) ascending, <= S slots
+// Outputs: out_ids [T, B, S], out_counts [T, B, 2], out_values [T, B, S] (1 for spikes),
+// dropped [T, B] (spikes that did not fit), v_listed [T, B, S] (V at the listed neurons, kept
+// for the backward pass: O(T B S) storage), potentials [T, B, N] only if return_potentials.
+// `input_grad` only tells the gradient whether the input slots need a gradient (input data
+// does not).
+//
+// Backward, with g = dL/d out_values (and optionally dL/d potentials):
+//   h_t[n]  = g_t[i] / (beta |V_t[n] - th1| + 1)^2 for listed n = out_ids[t, b, i], i < counts1
+//   dV_t    = h_t + alpha * dV_{t+1}            (reset under stop-gradient: dV_t/dV_{t-1} = alpha)
+//   dI_t    = c * dV_t
+//   dW[n, in_ids[t, b, i]] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
+//   g_in[t, b, i] = sum_n W[n, in_ids[t, b, i]] dI_t[n]  for i < in_counts[t, b, 1]
+//
+// Work layout: weights are transposed once per call to (in, out) so that a gathered input row
+// is contiguous; the membrane recursion runs over blocks of 64 neurons, so each thread keeps
+// its block of the transposed weights in cache while it walks through time. The dense
+// potentials of the forward pass and the dense dV of the backward pass live only in
+// temporary buffers of the call.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+#include "tensorflow/core/framework/op.h"
+
+namespace snnlib {
+namespace {
+
+using ::tensorflow::DEVICE_CPU;
+using ::tensorflow::OpKernel;
+using ::tensorflow::OpKernelConstruction;
+using ::tensorflow::TensorShape;
+
+constexpr int64_t kBlock = 64;
+
+// Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
+// contents: counts in [0, S], counts0 <= counts1, ids in [0, n) for listed slots.
+absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, const char* op,
+                           const char* ids_name, const char* counts_name) {
+  if (ids.dims() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must be rank 3 [time, batch, S]; got ",
+                                                   ids.shape().DebugString()));
+  }
+  if (counts.dims() != 3 || counts.dim_size(2) != 2 || counts.dim_size(0) != ids.dim_size(0) ||
+      counts.dim_size(1) != ids.dim_size(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", counts_name, " must have shape [time, batch, 2] = [",
+                                                   ids.dim_size(0), ", ", ids.dim_size(1), ", 2]; got ",
+                                                   counts.shape().DebugString()));
+  }
+  const int64_t rows = ids.dim_size(0) * ids.dim_size(1), cap = ids.dim_size(2);
+  const int32_t* id = ids.flat<int32_t>().data();
+  const int32_t* cnt = counts.flat<int32_t>().data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t c0 = cnt[2 * r], c1 = cnt[2 * r + 1];
+    if (c0 < 0 || c1 < 0 || c0 > cap || c1 > cap || c0 > c1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": ", counts_name, " must satisfy 0 <= counts[..., 0] <= counts[..., 1] <= S = ", cap,
+          "; got (", c0, ", ", c1, ") at flat row ", r));
+    }
+    for (int32_t i = 0; i < c1; ++i) {
+      const int32_t v = id[r * cap + i];
+      if (v < 0 || v >= n) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must lie in [0, ", n,
+                                                       "); got ", v, " at flat row ", r, ", slot ", i));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The neuron constants, passed as one tensor [alpha, gain, th1, th2, beta] of the op's dtype
+// (so float64 runs use exact float64 constants); th2 = -inf means "no second threshold".
+template <typename T>
+struct Constants {
+  T alpha, gain, th1, th2, beta;
+};
+
+template <typename T>
+absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
+  if (t.dims() != 1 || t.dim_size(0) != 5) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": constants must be [alpha, gain, th1, th2, beta] (shape [5]); got ", t.shape().DebugString()));
+  }
+  const T* c = t.flat<T>().data();
+  *k = Constants<T>{c[0], c[1], c[2], c[3], c[4]};
+  if (!(k->alpha > T(0) && k->alpha < T(1))) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": alpha must be in (0, 1); got ", static_cast<double>(k->alpha)));
+  }
+  if (!(k->gain > T(0)) || !(k->beta > T(0)) || !std::isfinite(static_cast<double>(k->th1))) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": gain and beta must be positive and th1 finite"));
+  }
+  if (!(k->th2 <= k->th1)) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": th2 must be <= th1 (use -inf for no second threshold)"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void Transpose(OpKernelContext* ctx, const T* src, int64_t rows, int64_t cols, T* dst) {
+  // dst[c, r] = src[r, c], in tiles of 32 x 32.
+  const int64_t tiles_r = (rows + 31) / 32, tiles_c = (cols + 31) / 32;
+  ParallelFor(ctx, tiles_r * tiles_c, 32 * 32 * 4, [&](int64_t start, int64_t end) {
+    for (int64_t k = start; k < end; ++k) {
+      const int64_t r0 = (k / tiles_c) * 32, c0 = (k % tiles_c) * 32;
+      const int64_t r1 = std::min(rows, r0 + 32), c1 = std::min(cols, c0 + 32);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+    }
+  });
+}
+
+// --- hot loops, compiled for AVX-512, AVX2 and baseline (chosen at load time) ------------
+
+// Sizes and pointers shared by the loops of one call.
+template <typename T>
+struct LayerArgs {
+  int64_t n, n_in, t_len, batch, s_in;
+  const T* wt;             // weights transposed, (in, out)
+  const int32_t* ids;      // input ids [T, B, S_in]
+  const int32_t* counts;   // input counts [T, B, 2]
+  T alpha, scale, th1;
+};
+
+// Phase 1 of the forward pass for work items [start, end) (item = block * batch + b):
+// the membrane recursion of one block of <= kBlock neurons of one sample over all steps.
+template <typename T>
+inline __attribute__((always_inline)) void MembraneItemsImpl(const LayerArgs<T>& a, int64_t start,
+                                                             int64_t end, T* v_all) {
+  alignas(64) T acc[kBlock];
+  alignas(64) T v[kBlock];
+  for (int64_t item = start; item < end; ++item) {
+    const int64_t b = item % a.batch, n0 = (item / a.batch) * kBlock;
+    const int64_t nb = std::min(kBlock, a.n - n0);
+    std::fill(v, v + nb, T(0));
+    for (int64_t t = 0; t < a.t_len; ++t) {
+      const int64_t r = t * a.batch + b;
+      std::fill(acc, acc + nb, T(0));
+      const int32_t* row_ids = a.ids + r * a.s_in;
+      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+        const T* w_row = a.wt + static_cast<int64_t>(row_ids[i]) * a.n + n0;
+        for (int64_t k = 0; k < nb; ++k) acc[k] += w_row[k];
+      }
+      T* v_out = v_all + r * a.n + n0;
+      for (int64_t k = 0; k < nb; ++k) {
+        v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
+        v_out[k] = v[k];
+      }
+    }
+  }
+}
+
+// Phase B of the backward pass: reverse-time filter dV_t = h_t + alpha dV_{t+1}, stored in
+// place as dI_t = scale * dV_t, for work items [start, end) (item = block * batch + b).
+template <typename T>
+inline __attribute__((always_inline)) void FilterItemsImpl(const LayerArgs<T>& a, int64_t start,
+                                                           int64_t end, T* d) {
+  alignas(64) T dv[kBlock];
+  for (int64_t item = start; item < end; ++item) {
+    const int64_t b = item % a.batch, n0 = (item / a.batch) * kBlock;
+    const int64_t nb = std::min(kBlock, a.n - n0);
+    std::fill(dv, dv + nb, T(0));
+    for (int64_t t = a.t_len - 1; t >= 0; --t) {
+      T* row = d + (t * a.batch + b) * a.n + n0;
+      for (int64_t k = 0; k < nb; ++k) {
+        dv[k] = row[k] + a.alpha * dv[k];
+        row[k] = a.scale * dv[k];
+      }
+    }
+  }
+}
+
+// Phase C: the transposed weight gradient gwt[id, block] += dI[t, b, block] over the real
+// input spikes, for neuron blocks [start, end) (each block owned by one thread: no races).
+template <typename T>
+inline __attribute__((always_inline)) void WeightGradBlocksImpl(const LayerArgs<T>& a, int64_t start,
+                                                                int64_t end, const T* d, T* gwt) {
+  const int64_t rows = a.t_len * a.batch;
+  for (int64_t blk = start; blk < end; ++blk) {
+    const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
+    for (int64_t j = 0; j < a.n_in; ++j) std::fill(gwt + j * a.n + n0, gwt + j * a.n + n0 + nb, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* di = d + r * a.n + n0;
+      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+        T* dst = gwt + static_cast<int64_t>(a.ids[r * a.s_in + i]) * a.n + n0;
+        for (int64_t k = 0; k < nb; ++k) dst[k] += di[k];
+      }
+    }
+  }
+}
+
+// Phase D: slot gradient of input rows [start, end): g_in[r, i] = W^T[id_i, :] . dI[r, :]
+// for i < counts[r, 1], with 16 partial sums so the dot product vectorises.
+template <typename T>
+inline __attribute__((always_inline)) void InputGradRowsImpl(const LayerArgs<T>& a, int64_t start,
+                                                             int64_t end, const T* d, T* gin) {
+  constexpr int kLanes = 16;
+  for (int64_t r = start; r < end; ++r) {
+    const T* di = d + r * a.n;
+    for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
+      const T* w_row = a.wt + static_cast<int64_t>(a.ids[r * a.s_in + i]) * a.n;
+      T part[kLanes] = {};
+      int64_t k = 0;
+      for (; k + kLanes <= a.n; k += kLanes)
+        for (int j = 0; j < kLanes; ++j) part[j] += w_row[k + j] * di[k + j];
+      T sum = T(0);
+      for (; k < a.n; ++k) sum += w_row[k] * di[k];
+      for (int j = 0; j < kLanes; ++j) sum += part[j];
+      gin[r * a.s_in + i] = sum;
+    }
+  }
+}
+
+#define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SNNLIB_DISPATCH(T)                                                                        \
+  SNNLIB_CLONES void MembraneItems(const LayerArgs<T>& a, int64_t s, int64_t e, T* v) {           \
+    MembraneItemsImpl(a, s, e, v);                                                                \
+  }                                                                                               \
+  SNNLIB_CLONES void FilterItems(const LayerArgs<T>& a, int64_t s, int64_t e, T* d) {             \
+    FilterItemsImpl(a, s, e, d);                                                                  \
+  }                                                                                               \
+  SNNLIB_CLONES void WeightGradBlocks(const LayerArgs<T>& a, int64_t s, int64_t e, const T* d,    \
+                                      T* g) {                                                     \
+    WeightGradBlocksImpl(a, s, e, d, g);                                                          \
+  }                                                                                               \
+  SNNLIB_CLONES void InputGradRows(const LayerArgs<T>& a, int64_t s, int64_t e, const T* d,       \
+                                   T* g) {                                                        \
+    InputGradRowsImpl(a, s, e, d, g);                                                             \
+  }
+SNNLIB_DISPATCH(float)
+SNNLIB_DISPATCH(double)
+#undef SNNLIB_DISPATCH
+#undef SNNLIB_CLONES
+
+REGISTER_OP("SnnlibSparseLifLayer")
+    .Input("weights: T")
+    .Input("in_ids: int32")
+    .Input("in_counts: int32")
+    .Input("in_values: T")
+    .Input("constants: T")
+    .Attr("T: {float, double}")
+    .Attr("capacity: int >= 1")
+    .Attr("return_potentials: bool = false")
+    .Attr("input_grad: bool = true")
+    .Output("out_ids: int32")
+    .Output("out_counts: int32")
+    .Output("out_values: T")
+    .Output("dropped: int32")
+    .Output("v_listed: T")
+    .Output("potentials: T")
+    .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      const char* op = "SnnlibSparseLifLayer";
+      ShapeHandle w, ids, counts, values;
+      absl::Status s = c->WithRank(c->input(0), 2, &w);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
+      s = c->WithRank(c->input(1), 3, &ids);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_ids must be rank 3 [time, batch, S_in]"));
+      s = c->WithRank(c->input(2), 3, &counts);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_counts must be rank 3 [time, batch, 2]"));
+      s = c->WithRank(c->input(3), 3, &values);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_values must be rank 3 [time, batch, S_in]"));
+      int64_t cap;
+      bool potentials;
+      TF_RETURN_IF_ERROR(c->GetAttr("capacity", &cap));
+      TF_RETURN_IF_ERROR(c->GetAttr("return_potentials", &potentials));
+      DimensionHandle t = c->Dim(ids, 0), b = c->Dim(ids, 1);
+      TF_RETURN_IF_ERROR(c->Merge(t, c->Dim(counts, 0), &t));
+      TF_RETURN_IF_ERROR(MergeBatch(c, b, c->Dim(counts, 1), op, "in_ids", "in_counts", &b));
+      ShapeHandle listed = c->MakeShape({t, b, c->MakeDim(cap)});
+      c->set_output(0, listed);
+      c->set_output(1, c->MakeShape({t, b, c->MakeDim(2)}));
+      c->set_output(2, listed);
+      c->set_output(3, c->MakeShape({t, b}));
+      c->set_output(4, listed);
+      if (potentials) {
+        c->set_output(5, c->MakeShape({t, b, c->Dim(w, 0)}));
+      } else {
+        c->set_output(5, c->MakeShape({0, 0, 0}));
+      }
+      return absl::OkStatus();
+    })
+    .Doc("One LIF layer over a whole time-major sequence of sparse input spikes.");
+
+REGISTER_OP("SnnlibSparseLifLayerGrad")
+    .Input("weights: T")
+    .Input("in_ids: int32")
+    .Input("in_counts: int32")
+    .Input("out_ids: int32")
+    .Input("out_counts: int32")
+    .Input("v_listed: T")
+    .Input("grad_values: T")
+    .Input("grad_potentials: T")
+    .Input("constants: T")
+    .Attr("T: {float, double}")
+    .Attr("input_grad: bool = true")
+    .Output("grad_weights: T")
+    .Output("grad_in_values: T")
+    .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->input(1));
+      return absl::OkStatus();
+    })
+    .Doc("BPTT of SnnlibSparseLifLayer: weight gradient and input slot gradient.");
+
+template <typename T>
+class SparseLifLayerOp : public OpKernel {
+ public:
+  explicit SparseLifLayerOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("capacity", &capacity_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("return_potentials", &return_potentials_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const char* op = "SnnlibSparseLifLayer";
+    const Tensor& weights = ctx->input(0);
+    const Tensor& in_ids = ctx->input(1);
+    const Tensor& in_counts = ctx->input(2);
+    const Tensor& in_values = ctx->input(3);
+    OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
+    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
+    OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
+    Constants<T> k;
+    OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(4), op, &k));
+    OP_REQUIRES(ctx, capacity_ <= n,
+                absl::InvalidArgumentError(absl::StrCat(op, ": capacity must be <= the layer width ", n,
+                                                        "; got ", capacity_)));
+    const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
+    const int64_t s_out = capacity_;
+
+    Tensor* out_ids = nullptr;
+    Tensor* out_counts = nullptr;
+    Tensor* out_values = nullptr;
+    Tensor* dropped = nullptr;
+    Tensor* v_listed = nullptr;
+    Tensor* potentials = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({t_len, batch, s_out}), &out_ids));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({t_len, batch, 2}), &out_counts));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({t_len, batch, s_out}), &out_values));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({t_len, batch}), &dropped));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, TensorShape({t_len, batch, s_out}), &v_listed));
+    Tensor v_scratch;
+    T* v_all;
+    if (return_potentials_) {
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({t_len, batch, n}), &potentials));
+      v_all = potentials->flat<T>().data();
+    } else {
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({0, 0, 0}), &potentials));
+      OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DataTypeToEnum<T>::value,
+                                             TensorShape({t_len, batch, n}), &v_scratch));
+      v_all = v_scratch.flat<T>().data();
+    }
+    if (t_len == 0 || batch == 0) return;
+
+    Tensor wt_tensor;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DataTypeToEnum<T>::value,
+                                           TensorShape({n_in, n}), &wt_tensor));
+    T* wt = wt_tensor.flat<T>().data();
+    Transpose(ctx, weights.flat<T>().data(), n, n_in, wt);
+
+    const int32_t* ids = in_ids.flat<int32_t>().data();
+    const int32_t* cnt = in_counts.flat<int32_t>().data();
+    const T alpha = k.alpha, th1 = k.th1, scale = (T(1) - k.alpha) * k.gain;
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    const int64_t rows = t_len * batch;
+    int64_t total_in = 0;
+    for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
+    const int64_t cost = std::max<int64_t>(1, (total_in / std::max<int64_t>(batch, 1) + t_len) * kBlock);
+
+    // Phase 1: membrane recursion per (neuron block, sample), all steps. Work items are
+    // block-major, so consecutive items reuse the same block of the transposed weights.
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, wt, ids, cnt, alpha, scale, th1};
+    ParallelFor(ctx, batch * n_blocks, cost, [&](int64_t start, int64_t end) {
+      MembraneItems(args, start, end, v_all);
+    });
+
+    // Phase 2: spike and candidate selection per (step, sample).
+    int32_t* o_ids = out_ids->flat<int32_t>().data();
+    int32_t* o_cnt = out_counts->flat<int32_t>().data();
+    T* o_val = out_values->flat<T>().data();
+    T* o_v = v_listed->flat<T>().data();
+    int32_t* o_drop = dropped->flat<int32_t>().data();
+    const T th2 = k.th2;
+    ParallelFor(ctx, rows, 4 * n, [&](int64_t start, int64_t end) {
+      for (int64_t r = start; r < end; ++r) {
+        const T* v = v_all + r * n;
+        int32_t* slot_id = o_ids + r * s_out;
+        T* slot_v = o_v + r * s_out;
+        int64_t kept = 0, spikes = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          if (v[k] >= th1) {
+            if (kept < s_out) {
+              slot_id[kept] = static_cast<int32_t>(k);
+              slot_v[kept] = v[k];
+              ++kept;
+            }
+            ++spikes;
+          }
+        }
+        const int64_t n_spk = kept;
+        for (int64_t k = 0; k < n && kept < s_out; ++k) {
+          if (v[k] < th1 && v[k] >= th2) {
+            slot_id[kept] = static_cast<int32_t>(k);
+            slot_v[kept] = v[k];
+            ++kept;
+          }
+        }
+        for (int64_t i = kept; i < s_out; ++i) {
+          slot_id[i] = 0;
+          slot_v[i] = T(0);
+        }
+        T* val = o_val + r * s_out;
+        for (int64_t i = 0; i < s_out; ++i) val[i] = i < n_spk ? T(1) : T(0);
+        o_cnt[2 * r] = static_cast<int32_t>(n_spk);
+        o_cnt[2 * r + 1] = static_cast<int32_t>(kept);
+        o_drop[r] = static_cast<int32_t>(spikes - n_spk);
+      }
+    });
+  }
+
+ private:
+  bool return_potentials_;
+  int64_t capacity_;
+};
+
+template <typename T>
+class SparseLifLayerGradOp : public OpKernel {
+ public:
+  explicit SparseLifLayerGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("input_grad", &input_grad_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const char* op = "SnnlibSparseLifLayerGrad";
+    const Tensor& weights = ctx->input(0);
+    const Tensor& in_ids = ctx->input(1);
+    const Tensor& in_counts = ctx->input(2);
+    const Tensor& out_ids = ctx->input(3);
+    const Tensor& out_counts = ctx->input(4);
+    const Tensor& v_listed = ctx->input(5);
+    const Tensor& grad_values = ctx->input(6);
+    const Tensor& grad_pot = ctx->input(7);
+    Constants<T> k;
+    OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(8), op, &k));
+    OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
+    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
+    OP_REQUIRES_OK(ctx, CheckSequence(out_ids, out_counts, n, op, "out_ids", "out_counts"));
+    OP_REQUIRES_OK(ctx, CheckSameShape(v_listed, out_ids, op, "v_listed", "out_ids"));
+    OP_REQUIRES_OK(ctx, CheckSameShape(grad_values, out_ids, op, "grad_values", "out_ids"));
+    const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
+    const int64_t s_out = out_ids.dim_size(2);
+    OP_REQUIRES(ctx, out_ids.dim_size(0) == t_len && out_ids.dim_size(1) == batch,
+                absl::InvalidArgumentError(absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
+    const bool has_gpot = grad_pot.NumElements() > 0;
+    OP_REQUIRES(ctx, !has_gpot || grad_pot.shape() == TensorShape({t_len, batch, n}),
+                absl::InvalidArgumentError(absl::StrCat(op, ": grad_potentials must be empty or [time, batch, ", n, "]")));
+
+    Tensor* grad_w = nullptr;
+    Tensor* grad_in = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, weights.shape(), &grad_w));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, in_ids.shape(), &grad_in));
+    T* gw = grad_w->flat<T>().data();
+    T* gin = grad_in->flat<T>().data();
+    std::fill(gin, gin + grad_in->NumElements(), T(0));
+    if (t_len == 0 || batch == 0) {
+      std::fill(gw, gw + grad_w->NumElements(), T(0));
+      return;
+    }
+    const auto dtype = tensorflow::DataTypeToEnum<T>::value;
+    Tensor d_tensor, wt_tensor, gwt_tensor;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({t_len, batch, n}), &d_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n}), &gwt_tensor));
+    T* d = d_tensor.flat<T>().data();
+    T* gwt = gwt_tensor.flat<T>().data();
+    const int64_t rows = t_len * batch;
+    const int32_t* o_ids = out_ids.flat<int32_t>().data();
+    const int32_t* o_cnt = out_counts.flat<int32_t>().data();
+    const T* o_v = v_listed.flat<T>().data();
+    const T* g = grad_values.flat<T>().data();
+    const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
+    const T th1 = k.th1, beta = k.beta, alpha = k.alpha, scale = (T(1) - k.alpha) * k.gain;
+
+    // Phase A: surrogate injections h_t at the listed neurons (dense scratch, zero elsewhere).
+    ParallelFor(ctx, rows, n + 8 * s_out, [&](int64_t start, int64_t end) {
+      for (int64_t r = start; r < end; ++r) {
+        T* row = d + r * n;
+        if (gp) {
+          std::memcpy(row, gp + r * n, sizeof(T) * n);
+        } else {
+          std::fill(row, row + n, T(0));
+        }
+        for (int32_t i = 0; i < o_cnt[2 * r + 1]; ++i) {
+          const T x = beta * std::abs(o_v[r * s_out + i] - th1) + T(1);
+          row[o_ids[r * s_out + i]] += g[r * s_out + i] / (x * x);
+        }
+      }
+    });
+    // Phases B-D share the transposed weights (needed by D only) and the input lists.
+    const int32_t* i_ids = in_ids.flat<int32_t>().data();
+    const int32_t* i_cnt = in_counts.flat<int32_t>().data();
+    T* wt = nullptr;
+    if (input_grad_) {
+      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n}), &wt_tensor));
+      wt = wt_tensor.flat<T>().data();
+      Transpose(ctx, weights.flat<T>().data(), n, n_in, wt);
+    }
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, wt, i_ids, i_cnt, alpha, scale, th1};
+    // Phase B: reverse-time filter per (neuron block, sample); d becomes dI = c * dV in place.
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    ParallelFor(ctx, batch * n_blocks, 3 * t_len * kBlock, [&](int64_t start, int64_t end) {
+      FilterItems(args, start, end, d);
+    });
+    // Phase C: weight gradient of the transposed layout, per neuron block (no races).
+    int64_t total_in = 0;
+    for (int64_t r = 0; r < rows; ++r) total_in += i_cnt[2 * r];
+    ParallelFor(ctx, n_blocks, std::max<int64_t>(1, total_in + n_in) * kBlock,
+                [&](int64_t start, int64_t end) { WeightGradBlocks(args, start, end, d, gwt); });
+    Transpose(ctx, gwt, n_in, n, gw);
+    // Phase D: slot gradient of the input spikes and candidates.
+    if (input_grad_) {
+      ParallelFor(ctx, rows, std::max<int64_t>(1, s_in) * n,
+                  [&](int64_t start, int64_t end) { InputGradRows(args, start, end, d, gin); });
+    }
+  }
+
+ private:
+  bool input_grad_;
+};
+
+#define REGISTER(T)                                                                             \
+  REGISTER_KERNEL_BUILDER(Name("SnnlibSparseLifLayer").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+                          SparseLifLayerOp<T>);                                                 \
+  REGISTER_KERNEL_BUILDER(                                                                      \
+      Name("SnnlibSparseLifLayerGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),               \
+      SparseLifLayerGradOp<T>);
+REGISTER(float)
+REGISTER(double)
+#undef REGISTER
+
+}  // namespace
+}  // namespace snnlib

@@ -1,0 +1,105 @@
+"""The fused sparse LIF layer op (the seed's ``sparse_layer``, fused per layer).
+
+One call runs a whole LIF layer over a whole time-major sequence of sparse input spikes,
+forward and backward (DESIGN.md sections 3-5; spec section 1.6):
+
+    I_t  = sum_{i < counts_in[t, 0]} W[:, ids_in[t, i]]
+    V_t  = alpha * (V_{t-1} - sg(V_{t-1} H(V_{t-1} - th1))) + (1 - alpha) * gain * I_t
+    out  = select_spikes(V_t; th1, th2, capacity)      spikes, then candidates, <= S slots
+
+Backward (BPTT through the layer): a gradient reaches only the listed neurons (spikes and
+candidates) through the SuperSpike surrogate, is filtered backwards in time with ``alpha``
+(the reset is under stop-gradient), the weight gradient accumulates from real input spikes
+only, and the input slots ``i < counts_in[t, 1]`` receive a slot gradient. The compiled op
+stores for the backward pass only the index lists and the potentials at the listed neurons,
+``O(T * B * S)``; the dense potentials exist only inside each call.
+
+The pure-TF reference composes :func:`snnlib.ops.sparse_matmul`,
+:func:`snnlib.functional.lif_membrane` and :func:`snnlib.ops.select_spikes` (the
+``sparse_ops`` layer), which is the specification the compiled op is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from snnlib.functional.lif import lif_membrane
+from snnlib.ops import _check_spikes, _float_tensor, _capacity, _number, _ops, carrier_values
+from snnlib.ops import reference as _reference
+from snnlib.spikes import SparseSpikes
+
+
+def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, capacity):
+    t, b = tf.shape(ids)[0], tf.shape(ids)[1]
+    flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))  # noqa: E731
+    current = _reference.sparse_matmul(weights, flat(ids), flat(counts), flat(values))
+    current = tf.reshape(current, [t, b, tf.shape(weights)[0]])
+    v = lif_membrane(current, alpha=alpha, gain=gain, th1=th1)
+    out_ids, out_counts, out_values, dropped = _reference.select_spikes(
+        flat(v), th1, th2, beta, capacity)
+    unflat = lambda x: tf.reshape(x, tf.concat([[t, b], tf.shape(x)[1:]], axis=0))  # noqa: E731
+    return (unflat(out_ids), unflat(out_counts), unflat(out_values), tf.reshape(dropped, [t, b]), v)
+
+
+def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float, th1: float,
+                     th2: float | None, beta: float, capacity: int, return_potentials: bool = False,
+                     backend: str | None = None):
+    """One LIF layer over a whole time-major sequence of sparse spikes.
+
+    Args:
+        weights: float32/float64 ``(out, in)``.
+        spikes: time-major :class:`SparseSpikes` ``ids [T, B, S_in]`` (ids in ``[0, in)``);
+            ``values`` carries the gradient to a previous layer (``None`` for input data).
+        alpha, gain, th1, beta: neuron constants (see :class:`snnlib.LIFParams`).
+        th2: second threshold of this layer (``None``: every non-spiking neuron is a
+            candidate).
+        capacity: output slots ``S``, ``1 <= S <= out``.
+        return_potentials: also return the dense potentials ``[T, B, out]`` (for plots;
+            differentiable).
+        backend: ``None``, ``"compiled"`` or ``"reference"``.
+
+    Returns:
+        ``(SparseSpikes(ids int32[T, B, S], counts int32[T, B, 2], values float[T, B, S]),
+        dropped int32[T, B], potentials float[T, B, out] or None)``.
+    """
+    weights = _float_tensor(weights, "weights")
+    if weights.shape.rank != 2:
+        raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
+    ids, counts, values = _check_spikes(spikes, "sparse_lif_layer")
+    if ids.shape.rank != 3:
+        raise ValueError(f"sparse_lif_layer: spikes must be time-major [time, batch, S]; got ids "
+                         f"of shape {ids.shape}")
+    capacity = _capacity(capacity)
+    if weights.shape[0] is not None and capacity > weights.shape[0]:
+        raise ValueError(f"capacity must be <= the layer width {weights.shape[0]}; got {capacity}")
+    alpha, gain, th1, beta = (_number(x, name) for x, name in
+                              ((alpha, "alpha"), (gain, "gain"), (th1, "th1"), (beta, "beta")))
+    th2 = _number(th2, "th2", allow_none=True)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+    if th2 is not None and th2 > th1:
+        raise ValueError(f"th2 must be <= th1 = {th1}; got {th2}")
+    input_grad = values is not None
+    if values is None:
+        values = carrier_values(counts, ids.shape[-1] if ids.shape[-1] is not None
+                                else tf.shape(ids)[-1], weights.dtype)
+    elif values.dtype != weights.dtype:
+        raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
+                         f"({weights.dtype.name})")
+    th2_value = -math.inf if th2 is None else th2
+    ops = _ops(backend)
+    if ops is _reference:
+        out_ids, out_counts, out_values, dropped, v = _reference_layer(
+            weights, ids, counts, values, alpha, gain, th1, th2_value, beta, capacity)
+        return SparseSpikes(out_ids, out_counts, out_values), dropped, (v if return_potentials else None)
+    from snnlib.ops import _loader
+
+    module = _loader.require_library()
+    constants = tf.constant([alpha, gain, th1, th2_value, beta], weights.dtype)
+    out_ids, out_counts, out_values, dropped, _, potentials = module.snnlib_sparse_lif_layer(
+        weights=weights, in_ids=ids, in_counts=counts, in_values=values, constants=constants,
+        capacity=capacity, return_potentials=return_potentials, input_grad=input_grad)
+    return (SparseSpikes(out_ids, out_counts, out_values), dropped,
+            potentials if return_potentials else None)

@@ -1,0 +1,226 @@
+"""The sparse spike ops in pure TensorFlow: the specification the compiled ops match.
+
+Every function works on 2-D tensors (one row per sample; :mod:`snnlib.ops` flattens leading
+axes) and has the signature of the compiled op it specifies. Runtime checks are
+``tf.debugging`` assertions, so bad input raises ``tf.errors.InvalidArgumentError`` in eager
+and in graph mode, like the compiled kernels. Gradients are hand-written
+(``tf.custom_gradient``) so that they state the rule, not an autodiff accident.
+
+Sparse format (DESIGN.md section 4): ``ids int32[B, S]``, ``counts int32[B, 2] =
+(n_spikes, n_spikes + n_candidates)``, ``values float[B, S]`` = 1 for slots
+``i < counts[b, 0]`` else 0: the differentiable carrier of a slot's gradient. Only slots
+``i < counts[b, 1]`` are read; their ids must lie in ``[0, n)``.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _slots(capacity):
+    return tf.range(capacity, dtype=tf.int32)[None, :]
+
+
+def check_sparse(ids, counts, n, *, op: str, n_name: str = "n") -> list:
+    """Assertions (InvalidArgumentError) that ``(ids [B, S], counts [B, 2])`` is valid for
+    neurons ``[0, n)``: equal batch sizes, ``0 <= counts <= S``, ``counts[:, 0] <= counts[:, 1]``,
+    ``0 <= ids[b, i] < n`` for ``i < counts[b, 1]``. Returns the assert ops (graph mode)."""
+    cap = tf.shape(ids)[1]
+    shape_checks = [
+        tf.debugging.assert_equal(tf.shape(counts)[1], 2,
+                                  message=f"{op}: counts must have shape [batch, 2]"),
+        tf.debugging.assert_equal(tf.shape(ids)[0], tf.shape(counts)[0],
+                                  message=f"{op}: ids and counts must have the same batch size"),
+    ]
+    with tf.control_dependencies(shape_checks):
+        range_checks = [
+            tf.debugging.assert_non_negative(counts, message=f"{op}: counts must lie in [0, S]"),
+            tf.debugging.assert_less_equal(counts, cap, message=f"{op}: counts must lie in [0, S]"),
+            tf.debugging.assert_less_equal(
+                counts[:, 0], counts[:, 1],
+                message=f"{op}: counts[:, 0] (spikes) must be <= counts[:, 1] (spikes + candidates)"),
+        ]
+    with tf.control_dependencies(range_checks):
+        read = tf.range(cap)[None, :] < counts[:, 1:2]
+        id_checks = [
+            tf.debugging.assert_non_negative(tf.where(read, ids, 0),
+                                             message=f"{op}: ids must lie in [0, {n_name})"),
+            tf.debugging.assert_less(tf.where(read, ids, 0), tf.cast(n, tf.int32),
+                                     message=f"{op}: ids must lie in [0, {n_name})"),
+        ]
+    return [*shape_checks, *range_checks, *id_checks]
+
+
+def _check_same_batch(x, ids, *, op: str, name: str):
+    return tf.debugging.assert_equal(tf.shape(x)[0], tf.shape(ids)[0],
+                                     message=f"{op}: {name} and ids must have the same batch size")
+
+
+def _check_same_shape(x, ids, *, op: str, name: str):
+    return tf.debugging.assert_equal(tf.shape(x), tf.shape(ids),
+                                     message=f"{op}: {name} must have the shape of ids")
+
+
+def _batch_indices(ids):
+    """``[B, S, 2]`` scatter/gather indices ``(b, ids[b, i])``."""
+    b = tf.broadcast_to(tf.range(tf.shape(ids)[0])[:, None], tf.shape(ids))
+    return tf.stack([b, ids], axis=-1)
+
+
+def select_spikes(v, th1, th2, beta, capacity: int):
+    """Spikes then candidates of each row of ``v``, up to ``capacity`` slots.
+
+    Forward, per row ``b`` of ``v [B, N]`` with ``S = capacity``::
+
+        spikes     = {j : v[b, j] >= th1}              ascending j
+        candidates = {j : th2 <= v[b, j] < th1}        ascending j (th2 = -inf: all others)
+        ids[b]     = (spikes ++ candidates)[:S], padding id 0
+        counts[b]  = (min(|spikes|, S), min(|spikes| + |candidates|, S))
+        values[b, i] = [i < counts[b, 0]]
+        dropped[b] = |spikes| - counts[b, 0]
+
+    Gradient (w.r.t. ``v`` only; ``values`` is the carrier), for ``i < counts[b, 1]``::
+
+        dv[b, ids[b, i]] += g_values[b, i] / (beta * |v[b, ids[b, i]] - th1| + 1)^2
+
+    Args:
+        v: float ``[B, N]``.
+        th1, th2, beta: scalars (``th2 = -inf`` for "no second threshold").
+        capacity: ``S`` with ``1 <= S <= N``.
+
+    Returns:
+        ``(ids int32[B, S], counts int32[B, 2], values float[B, S], dropped int32[B])``.
+    """
+    v = tf.convert_to_tensor(v)
+    op = "select_spikes"
+    if v.shape.rank != 2:
+        raise ValueError(f"{op}: v must be rank 2 [batch, n]; got shape {v.shape}")
+    if int(capacity) < 1:
+        raise ValueError(f"{op}: capacity must be >= 1; got {capacity}")
+    dtype = v.dtype
+    th1 = tf.cast(th1, dtype)
+    th2 = tf.cast(th2, dtype)
+    beta = tf.cast(beta, dtype)
+    n = tf.shape(v)[1]
+    check = tf.debugging.assert_less_equal(tf.constant(capacity, tf.int32), n,
+                                           message=f"{op}: capacity must be <= N")
+    with tf.control_dependencies([check]):
+        v = tf.identity(v)
+    spike = v >= th1
+    cand = tf.logical_and(v >= th2, tf.logical_not(spike))
+    idx = tf.range(n)[None, :]
+    key = tf.where(spike, idx, tf.where(cand, n + idx, 2 * n + idx))
+    order = tf.math.top_k(-key, k=capacity, sorted=True).indices
+    n_spk = tf.reduce_sum(tf.cast(spike, tf.int32), axis=1)
+    n_cand = tf.reduce_sum(tf.cast(cand, tf.int32), axis=1)
+    c0 = tf.minimum(n_spk, capacity)
+    c1 = tf.minimum(n_spk + n_cand, capacity)
+    slots = _slots(capacity)
+    read = slots < c1[:, None]
+    ids = tf.where(read, order, 0)
+    counts = tf.stack([c0, c1], axis=1)
+    dropped = n_spk - c0
+    mask1 = tf.cast(read, dtype)
+    indices = _batch_indices(ids)
+
+    @tf.custom_gradient
+    def carrier(v_in):
+        values = tf.cast(slots < c0[:, None], dtype)
+
+        def grad(g_values):
+            v_sel = tf.gather_nd(v_in, indices)
+            d = tf.math.reciprocal(tf.square(beta * tf.abs(v_sel - th1) + 1.0))
+            return tf.tensor_scatter_nd_add(tf.zeros_like(v_in), indices, g_values * d * mask1)
+
+        return values, grad
+
+    return ids, counts, carrier(v), dropped
+
+
+def sparse_matmul(weights, ids, counts, values):
+    """``y[b, n] = sum_{i < counts[b, 0]} weights[n, ids[b, i]]``.
+
+    Gradients (``g = dL/dy``)::
+
+        dW[n, ids[b, i]] += g[b, n]                           i < counts[b, 0]
+        g_values[b, i]    = sum_n g[b, n] W[n, ids[b, i]]     i < counts[b, 1], else 0
+
+    Args:
+        weights: float ``[out, in]``.
+        ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
+        values: float ``[B, S]``, the gradient carrier (its entries are not read).
+
+    Returns:
+        float ``[B, out]``.
+    """
+    op = "sparse_matmul"
+    weights = tf.convert_to_tensor(weights)
+    ids = tf.convert_to_tensor(ids)
+    counts = tf.convert_to_tensor(counts)
+    values = tf.convert_to_tensor(values)
+    n_in = tf.shape(weights)[1]
+    checks = check_sparse(ids, counts, n_in, op=op, n_name="in (weights.shape[1])")
+    checks.append(_check_same_shape(values, ids, op=op, name="values"))
+    with tf.control_dependencies(checks):
+        ids = tf.identity(ids)
+    dtype = weights.dtype
+    slots = _slots(tf.shape(ids)[1])
+    mask0 = tf.cast(slots < counts[:, 0:1], dtype)
+    mask1 = tf.cast(slots < counts[:, 1:2], dtype)
+    safe_ids = tf.where(slots < counts[:, 1:2], ids, 0)
+
+    @tf.custom_gradient
+    def matmul(w, _values):
+        cols = tf.gather(tf.transpose(w), safe_ids)  # [B, S, out]
+        y = tf.einsum("bs,bso->bo", mask0, cols)
+
+        def grad(g):
+            contrib = mask0[:, :, None] * g[:, None, :]  # [B, S, out]
+            dw_t = tf.math.unsorted_segment_sum(tf.reshape(contrib, [-1, tf.shape(w)[0]]),
+                                                tf.reshape(safe_ids, [-1]), tf.shape(w)[1])
+            g_values = tf.einsum("bo,bso->bs", g, cols) * mask1
+            return tf.transpose(dw_t), g_values
+
+        return y, grad
+
+    return matmul(weights, values)
+
+
+def sparse_to_dense(ids, counts, values, n: int):
+    """``dense[b, ids[b, i]] = 1`` for ``i < counts[b, 0]``, else 0.
+
+    Gradient: ``g_values[b, i] = g_dense[b, ids[b, i]]`` for ``i < counts[b, 1]``, else 0.
+
+    Args:
+        ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
+        values: float ``[B, S]`` carrier; fixes the output dtype.
+        n: number of neurons.
+
+    Returns:
+        float ``[B, n]`` of 0/1.
+    """
+    op = "sparse_to_dense"
+    ids = tf.convert_to_tensor(ids)
+    counts = tf.convert_to_tensor(counts)
+    values = tf.convert_to_tensor(values)
+    checks = check_sparse(ids, counts, n, op=op, n_name="n")
+    checks.append(_check_same_shape(values, ids, op=op, name="values"))
+    with tf.control_dependencies(checks):
+        ids = tf.identity(ids)
+    dtype = values.dtype
+    slots = _slots(tf.shape(ids)[1])
+    mask0 = tf.cast(slots < counts[:, 0:1], dtype)
+    mask1 = tf.cast(slots < counts[:, 1:2], dtype)
+    indices = _batch_indices(tf.where(slots < counts[:, 1:2], ids, 0))
+
+    @tf.custom_gradient
+    def to_dense(_values):
+        shape = tf.stack([tf.shape(ids)[0], n])
+        dense = tf.minimum(tf.scatter_nd(indices, mask0, shape), 1.0)
+
+        def grad(g):
+            return tf.gather_nd(g, indices) * mask1
+
+        return dense, grad
+
+    return to_dense(values)

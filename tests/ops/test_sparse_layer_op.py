@@ -1,0 +1,156 @@
+"""The fused sparse LIF layer op: compiled vs the pure-TF reference (forward and gradients,
+float64, eager and graph mode), shape inference, invalid input and a stress run."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from snnlib.ops.layer import sparse_lif_layer
+from snnlib.spikes import SparseSpikes
+from tests.ops import require_compiled
+from tests.ops.random_inputs import random_sparse
+
+CONSTS = dict(alpha=0.9, gain=10.0, th1=1.0, beta=10.0)
+
+
+def _inputs(rng, t_len=30, batch=5, n_in=12, s_in=6, n=9, dtype=np.float64):
+    flat = random_sparse(rng, t_len * batch, n_in, s_in, dtype=dtype)
+    spikes = SparseSpikes(*(np.reshape(a, (t_len, batch, -1)) for a in flat))
+    w = (rng.uniform(-0.4, 0.6, size=(n, n_in))).astype(dtype)
+    return w, spikes
+
+
+def _run(backend, w, spikes, th2, capacity, with_values=True, graph=False):
+    w = tf.Variable(w)
+    values = tf.Variable(spikes.values) if with_values else None
+    sp = SparseSpikes(tf.constant(spikes.ids), tf.constant(spikes.counts), values)
+
+    def fn():
+        with tf.GradientTape(persistent=True) as tape:
+            out, dropped, v = sparse_lif_layer(w, sp, th2=th2, capacity=capacity,
+                                               return_potentials=True, backend=backend, **CONSTS)
+            # A loss that weights every output slot and the potentials differently.
+            slot_w = tf.cast(tf.range(capacity) + 1, w.dtype)
+            loss = tf.reduce_sum(out.values * slot_w) + 0.01 * tf.reduce_sum(v * v)
+        grads = tape.gradient(loss, [w] + ([values] if with_values else []))
+        return out, dropped, v, grads
+
+    return tf.function(fn)() if graph else fn()
+
+
+@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize("th2,capacity", [(None, 9), (0.9, 9), (0.9, 3), (None, 2), (0.5, 1)])
+def test_compiled_equals_reference_float64(rng, th2, capacity, graph):
+    require_compiled()
+    w, spikes = _inputs(rng)
+    ref = _run("reference", w, spikes, th2, capacity, graph=graph)
+    com = _run("compiled", w, spikes, th2, capacity, graph=graph)
+    r_out, r_drop, r_v, r_grads = ref
+    c_out, c_drop, c_v, c_grads = com
+    counts = r_out.counts.numpy()
+    np.testing.assert_array_equal(c_out.counts.numpy(), counts)
+    listed = np.arange(capacity)[None, None, :] < counts[..., 1:2]
+    np.testing.assert_array_equal(np.where(listed, c_out.ids.numpy(), -1),
+                                  np.where(listed, r_out.ids.numpy(), -1))
+    np.testing.assert_array_equal(c_out.values.numpy(), r_out.values.numpy())
+    np.testing.assert_array_equal(c_drop.numpy(), r_drop.numpy())
+    np.testing.assert_allclose(c_v.numpy(), r_v.numpy(), rtol=1e-12, atol=1e-12)
+    assert counts[..., 0].sum() > 0, "the test layer must spike"
+    for c, r in zip(c_grads, r_grads):
+        assert np.abs(r.numpy()).max() > 0
+        np.testing.assert_allclose(c.numpy(), r.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_input_data_without_values_gets_no_input_gradient(rng):
+    w, spikes = _inputs(rng, dtype=np.float32)
+    for backend in ("reference",) + (() if _pure() else ("compiled",)):
+        _, _, _, grads = _run(backend, w, spikes, 0.9, 4, with_values=False)
+        assert len(grads) == 1 and np.isfinite(grads[0].numpy()).all()
+
+
+def _pure():
+    from snnlib.ops import _loader
+
+    return _loader.pure_python_forced()
+
+
+def test_shape_inference_with_unknown_time_and_batch():
+    require_compiled()
+    spec = [tf.TensorSpec([7, 12], tf.float32), tf.TensorSpec([None, None, 4], tf.int32),
+            tf.TensorSpec([None, None, 2], tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def fn(w, ids, counts):
+        out, dropped, _ = sparse_lif_layer(w, SparseSpikes(ids, counts), th2=0.9, capacity=3,
+                                           backend="compiled", **CONSTS)
+        return out.ids, out.counts, out.values, dropped
+
+    ids, counts, values, dropped = fn.get_concrete_function().structured_outputs
+    assert ids.shape.as_list() == [None, None, 3] and counts.shape.as_list() == [None, None, 2]
+    assert values.shape.as_list() == [None, None, 3] and dropped.shape.as_list() == [None, None]
+
+
+ERRORS = (ValueError, tf.errors.InvalidArgumentError)
+
+
+def _bad_cases():
+    ids = np.array([[[1, 2], [0, 0]]], np.int32)        # [T=1, B=2, S=2]
+    counts = np.array([[[2, 2], [0, 1]]], np.int32)
+    w = np.ones((3, 4), np.float32)
+    return {
+        "id_out_of_range": (w, np.where(ids == 2, 4, ids), counts, dict(capacity=2), "ids"),
+        "id_negative": (w, np.where(ids == 1, -1, ids), counts, dict(capacity=2), "ids"),
+        "counts_above_s": (w, ids, np.array([[[3, 3], [0, 1]]], np.int32), dict(capacity=2), "counts"),
+        "counts0_gt_counts1": (w, ids, np.array([[[2, 1], [0, 1]]], np.int32), dict(capacity=2), "counts"),
+        "counts_shape": (w, ids, np.ones((1, 2, 3), np.int32), dict(capacity=2), "counts"),
+        "ids_rank": (w, ids[0], counts[0], dict(capacity=2), "time-major"),
+        "capacity_above_n": (w, ids, counts, dict(capacity=4), "capacity"),
+        "capacity_zero": (w, ids, counts, dict(capacity=0), "capacity"),
+        "weights_rank": (w[0], ids, counts, dict(capacity=2), "weights"),
+        "alpha": (w, ids, counts, dict(capacity=2, alpha=1.5), "alpha"),
+        "th2_above_th1": (w, ids, counts, dict(capacity=2, th2=1.5), "th2"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_bad_cases()))
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_invalid_input_raises_a_clear_error(case, backend, graph):
+    if backend == "compiled":
+        require_compiled()
+    w, ids, counts, kwargs, match = _bad_cases()[case]
+    args = {**CONSTS, "th2": 0.9, **kwargs}
+
+    def call():
+        out, _, _ = sparse_lif_layer(w, SparseSpikes(ids, counts), backend=backend, **args)
+        return out.counts
+
+    with pytest.raises(ERRORS, match=match):
+        (tf.function(call)() if graph else call()).numpy()
+
+
+def test_stress_random_valid_and_invalid_calls(rng):
+    lib = require_compiled()
+    consts = tf.constant([0.9, 10.0, 1.0, 0.9, 10.0], tf.float32)
+    crashes = 0
+    for k in range(400):
+        t_len, batch, n_in, n = rng.integers(1, 6), rng.integers(1, 5), rng.integers(1, 10), rng.integers(1, 10)
+        s_in = rng.integers(1, n_in + 1)
+        flat = random_sparse(rng, t_len * batch, n_in, s_in, dtype=np.float32)
+        ids, counts, values = (np.reshape(a, (t_len, batch, -1)) for a in flat)
+        if k % 4 == 3:  # corrupt one entry
+            if rng.integers(2):
+                ids = ids.copy(); ids.flat[rng.integers(ids.size)] = rng.choice([-3, n_in, 99])
+                counts = np.maximum(counts, 1) if s_in >= 1 else counts
+            else:
+                counts = counts.copy(); counts.flat[rng.integers(counts.size)] = rng.choice([-1, s_in + 1])
+        w = rng.normal(size=(n, n_in)).astype(np.float32)
+        try:
+            out = lib.snnlib_sparse_lif_layer(w, ids, counts, values, consts,
+                                              capacity=int(rng.integers(1, n + 1)))
+            g = lib.snnlib_sparse_lif_layer_grad(w, ids, counts, out[0], out[1], out[4],
+                                                 tf.ones_like(out[2]), tf.zeros([0, 0, 0]), consts)
+            assert np.isfinite(g[0].numpy()).all()
+        except tf.errors.InvalidArgumentError:
+            crashes += 0
+    assert crashes == 0
