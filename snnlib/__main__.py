@@ -1,9 +1,11 @@
-"""Command line: ``python -m snnlib train|report ...``.
+"""Command line: ``python -m snnlib train|bench|report ...``.
 
 Examples::
 
     python -m snnlib train --dataset randman --impl dense --epochs 5
     python -m snnlib train --preset tiny --out runs/tiny
+    python -m snnlib train --preset randman --rule eprop
+    python -m snnlib bench --preset tiny --out runs/bench
     python -m snnlib report --preset tiny
 """
 
@@ -17,6 +19,7 @@ import sys
 def _train_parser(sub) -> None:
     from snnlib.functional.lif import IMPLS
     from snnlib.layers.classifier import READOUTS
+    from snnlib.learning import RULES
     from snnlib.training import PRESETS
 
     p = sub.add_parser("train", help="train and evaluate a network (one run)")
@@ -26,19 +29,32 @@ def _train_parser(sub) -> None:
     p.add_argument("--dataset", help="dataset name (see --list-datasets)")
     p.add_argument("--impl", choices=IMPLS, help="network implementation")
     p.add_argument("--readout", choices=READOUTS, help="spike-count or leaky-integrator readout")
+    p.add_argument("--rule", choices=RULES,
+                   help="learning rule: bptt (default), or online eprop / decolle (dense, spikes readout)")
+    p.add_argument("--feedback", choices=("symmetric", "random"),
+                   help="e-prop hidden-layer feedback (default symmetric)")
     p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths, e.g. --hidden 128 128")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
-    p.add_argument("--th2", type=float, help="second threshold (gradient mask) of every layer")
+    p.add_argument("--th2", type=float, help="second threshold (gradient mask) of the hidden layers; a spiking output layer is never masked")
     p.add_argument("--max-activity", type=float, help="capacity rule of the sparse implementations")
     p.add_argument("--input-capacity", type=int, help="input spike capacity S (sparse implementations)")
     p.add_argument("--no-delay", action="store_true", help="stack layers within a step (no one-step delay)")
     p.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
                    help="dataset option, e.g. --data n_samples_per_class=200 (repeatable)")
     p.add_argument("--out", help="directory for history.csv and metrics.json")
+    p.add_argument("--strategy", choices=("mirrored", "multiworker"),
+                   help="tf.distribute data parallelism (multiworker reads TF_CONFIG)")
+    p.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                   help="write a checkpoint every STEPS training steps (and at every epoch end)")
+    p.add_argument("--checkpoint-dir", help="checkpoint directory (default: OUT/checkpoints)")
+    p.add_argument("--keep-checkpoints", type=int, help="how many checkpoints to keep (default 3)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest good checkpoint (corrupt ones are skipped)")
+    p.add_argument("--tensorboard-dir", help="write TensorBoard scalars there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-datasets", action="store_true", help="print the dataset names and exit")
 
@@ -72,7 +88,13 @@ def _cmd_train(args) -> int:
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, alpha=args.alpha,
                      th2=args.th2, max_activity=args.max_activity,
-                     input_capacity=args.input_capacity, out_dir=args.out)
+                     input_capacity=args.input_capacity, out_dir=args.out, rule=args.rule,
+                     feedback=args.feedback)
+    overrides.update(strategy=args.strategy, checkpoint_every=args.checkpoint_every,
+                     checkpoint_dir=args.checkpoint_dir, keep_checkpoints=args.keep_checkpoints,
+                     tensorboard_dir=args.tensorboard_dir)
+    if args.resume:
+        overrides["resume"] = True
     if args.no_delay:
         overrides["layer_delay"] = False
     if args.no_progress:
@@ -117,13 +139,78 @@ def _cmd_report(args) -> int:
         return 2
 
 
+def _bench_parser(sub) -> None:
+    from snnlib.benchmark import BENCH_IMPLS, BENCH_PRESETS, MODES
+
+    p = sub.add_parser("bench", help="time training steps and inference of every implementation")
+    p.add_argument("--preset", choices=BENCH_PRESETS, default="tiny")
+    p.add_argument("--sweeps", nargs="+", help="only these sweeps of the preset "
+                   "(activity, layers, batch, neurons, seq_len)")
+    p.add_argument("--impls", nargs="+", default=list(BENCH_IMPLS),
+                   help=f"implementations (default: {' '.join(BENCH_IMPLS)})")
+    p.add_argument("--peers", nargs="*", metavar="PEER",
+                   help="also time peer libraries (torch snntorch norse spikingjelly; "
+                        "no names: all); missing ones are reported, not fatal")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
+    p.add_argument("--isolate", action="store_true",
+                   help="run every case in a fresh subprocess (accurate peak memory)")
+    p.add_argument("--out", default="runs/bench", help="directory for bench.json and bench.csv")
+
+
+def _cmd_bench(args) -> int:
+    from snnlib.benchmark import preset_cases, run_benchmark, write_results
+
+    impls = list(args.impls)
+    peer_status = None
+    if args.peers is not None:
+        from snnlib.peers import PEERS, peer_status as _peer_status
+
+        names = args.peers or list(PEERS)
+        unknown = sorted(set(names) - set(PEERS))
+        if unknown:
+            print(f"error: unknown peers {unknown}; valid choices: {', '.join(PEERS)}", file=sys.stderr)
+            return 2
+        peer_status = _peer_status(names)
+        impls += [f"peer:{n}" for n in names if peer_status[n]["available"]]
+    try:
+        cases = preset_cases(args.preset, impls, args.sweeps)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    def progress(i, n, case):
+        print(f"bench: [{i + 1}/{n}] {case.sweep} {case.impl} sizes={case.sizes} T={case.n_steps} "
+              f"B={case.batch_size} max_activity={case.max_activity}", file=sys.stderr)
+
+    result = run_benchmark(cases, modes=args.modes, warmup=args.warmup, repeats=args.repeats,
+                           steps=args.steps, isolate=args.isolate, progress=progress)
+    result["preset"] = args.preset
+    if peer_status is not None:
+        result["peers"] = peer_status
+    paths = write_results(result, args.out)
+    for r in result["records"]:
+        if "error" in r:
+            print(f"{r['impl']:>16} FAILED: {r['error']}")
+            continue
+        print(f"{r['impl']:>16} {r['mode']:>5} act={r.get('max_activity')} "
+              f"{r['step_ms_median']:9.2f} ms/step  {r['samples_per_s']:9.1f} samples/s")
+    errors = sum("error" in r for r in result["records"])
+    print(json.dumps({"records": len(result["records"]), "errors": errors,
+                      "json": str(paths["json"]), "csv": str(paths["csv"])}))
+    return 1 if errors else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _bench_parser(sub)
     _report_parser(sub)
     args = parser.parse_args(argv)
-    return {"train": _cmd_train, "report": _cmd_report}[args.command](args)
+    return {"train": _cmd_train, "bench": _cmd_bench, "report": _cmd_report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,66 @@ def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity:
                      "dropped_fraction": sum(dropped) / max(total_spikes, 1.0),
                      "grad_cosine": float(flat_d @ flat_s / denom) if denom > 0 else 0.0})
     return rows
+
+
+def compare_implementations(weights, x, y, params: LIFParams, sparse_sizes,
+                            impls=("dense", "sparse_ops", "sparse_layer")) -> list[dict]:
+    """Run the same network and batch through each implementation and compare with dense.
+
+    Returns one dict per implementation: ``impl``, ``loss``, ``spikes_equal`` (every layer's
+    spikes identical to dense), ``max_grad_rel_diff`` (largest ``|g - g_dense| / max|g_dense|``
+    over the layers) and ``overflow`` (dropped spikes, sparse implementations).
+    """
+    ref = None
+    rows = []
+    for impl in impls:
+        ws = [tf.Variable(w) for w in weights]
+        with tf.GradientTape() as tape:
+            out = snn_forward(ws, x, params, impl=impl,
+                              sparse_sizes=None if impl == "dense" else sparse_sizes)
+            logits = tf.reduce_sum(out.spikes[-1], axis=1)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        grads = [g.numpy() for g in tape.gradient(loss, ws)]
+        spikes = [s.numpy() for s in out.spikes]
+        if ref is None:
+            ref = (spikes, grads)
+        rel = max(float(np.abs(g - r).max() / max(np.abs(r).max(), 1e-30)) for g, r in zip(grads, ref[1]))
+        rows.append({"impl": impl, "loss": float(loss),
+                     "spikes_equal": all(np.array_equal(a, b) for a, b in zip(spikes, ref[0])),
+                     "max_grad_rel_diff": rel,
+                     "overflow": None if out.overflow is None else [int(o) for o in out.overflow]})
+    return rows
+
+
+def backward_storage_bytes(sizes, capacities, n_steps: int, batch: int, float_bytes: int = 4) -> dict:
+    """What each implementation keeps for the backward pass, per training step (analytic).
+
+    * ``dense``: per layer the input sequence ``[T, B, n_in]`` (for dW), the potentials and
+      the spikes ``[T, B, n]`` (surrogate, reset) - ``O(T B N)``;
+    * ``sparse_layer``: per layer the input index lists (ids, counts) and the output lists
+      with the potentials at the listed neurons - ``O(T B S)``.
+    """
+    rows = n_steps * batch
+    dense = sum(rows * (n_in + 2 * n) * float_bytes for n_in, n in zip(sizes[:-1], sizes[1:]))
+    sparse = sum(rows * (s_in * 4 + 8 + s * (4 + 4 + 2 * float_bytes))
+                 for s_in, s in zip(capacities[:-1], capacities[1:]))
+    return {"dense": dense, "sparse_layer": sparse}
+
+
+def time_training_step(model, x, y, *, repeats: int = 5, warmup: int = 2) -> float:
+    """Median wall time (ms) of ``model.train_step`` inside ``tf.function`` after warm-up.
+
+    ``model`` must be compiled (it owns its optimizer).
+    """
+    import time
+
+    step = tf.function(model.train_step)
+    data = (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+    for _ in range(warmup):
+        float(step(data)["loss"])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        float(step(data)["loss"])
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))

@@ -42,7 +42,10 @@ class TrainConfig:
     """Everything a training run depends on.
 
     The network is ``[n_in, *hidden, n_classes]``; ``n_in``/``n_classes`` come from the data.
-    Neuron constants default to the seed's (``LIFParams``).
+    Neuron constants default to the seed's (``LIFParams``). ``rule`` picks the learning rule
+    (``"bptt"``, ``"eprop"``, ``"decolle"``; the online rules need ``impl="dense"`` and
+    ``readout="spikes"``); ``feedback`` is e-prop's hidden-layer feedback
+    (``"symmetric"`` or ``"random"``).
     """
 
     dataset: str = "randman"
@@ -56,7 +59,7 @@ class TrainConfig:
     alpha: float = 0.95
     gain: float = 10.0
     th1: float = 1.0
-    th2: float | None = None
+    th2: float | tuple | None = None
     beta: float = 10.0
     layer_delay: bool = True
     weight_mul: float = 1.0
@@ -66,10 +69,27 @@ class TrainConfig:
     out_dir: str | None = None
     progress: bool = True
     jit_compile: bool = False
+    strategy: str | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 3
+    resume: bool = False
+    tensorboard_dir: str | None = None
+    rule: str = "bptt"
+    feedback: str = "symmetric"
 
     def __post_init__(self):
+        from snnlib.learning import RULES
+
         if self.impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}; got {self.impl!r}")
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {RULES}; got {self.rule!r}")
+        if self.feedback not in ("symmetric", "random"):
+            raise ValueError(f"feedback must be 'symmetric' or 'random'; got {self.feedback!r}")
+        if self.rule != "bptt" and (self.impl != "dense" or self.readout != "spikes"):
+            raise ValueError(f"rule={self.rule!r} needs impl='dense' and readout='spikes'; got "
+                             f"impl={self.impl!r}, readout={self.readout!r}")
         self.hidden = tuple(int(h) for h in self.hidden)
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
@@ -77,6 +97,22 @@ class TrainConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number; got {self.lr!r}")
         self.lif_params()  # validates the neuron constants early
+        from snnlib.distribute import STRATEGIES
+
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be None or one of {STRATEGIES}; got {self.strategy!r}")
+        if self.checkpoint_every is not None and int(self.checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 step; got {self.checkpoint_every!r}")
+        if int(self.keep_checkpoints) < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1; got {self.keep_checkpoints!r}")
+        if (self.resume or self.checkpoint_every) and self.checkpoint_directory() is None:
+            raise ValueError("checkpoint_every/resume need checkpoint_dir or out_dir")
+
+    def checkpoint_directory(self) -> Path | None:
+        """Where checkpoints go: ``checkpoint_dir``, else ``<out_dir>/checkpoints``."""
+        if self.checkpoint_dir:
+            return Path(self.checkpoint_dir)
+        return Path(self.out_dir) / "checkpoints" if self.out_dir else None
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> "TrainConfig":
@@ -87,20 +123,30 @@ class TrainConfig:
         return cls(**fields)
 
     def lif_params(self) -> LIFParams:
-        """The neuron constants of this run."""
-        return LIFParams(alpha=self.alpha, gain=self.gain, th1=self.th1, th2=self.th2,
+        """The neuron constants of this run.
+
+        ``th2`` (a number) masks the gradients of the hidden LIF layers; a spiking output layer
+        (``readout="spikes"``) is never masked, as in the seed (th2 = -100 on the output). A
+        tuple is passed through unchanged (one entry per LIF layer).
+        """
+        th2 = self.th2
+        if isinstance(th2, (int, float)) and self.readout == "spikes":
+            th2 = (float(th2),) * len(self.hidden) + (None,)
+        return LIFParams(alpha=self.alpha, gain=self.gain, th1=self.th1, th2=th2,
                          beta=self.beta, layer_delay=self.layer_delay, weight_mul=self.weight_mul)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` via a temporary file and ``os.replace`` (never
+    half-written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    binary = isinstance(text, bytes)
+    with open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
@@ -125,9 +171,10 @@ def build_model(config: TrainConfig, n_in: int, n_classes: int):
     sizes = [n_in, *config.hidden, n_classes]
     model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
                           max_activity=config.max_activity, input_capacity=config.input_capacity,
-                          seed=config.seed)
+                          seed=config.seed, rule=config.rule, feedback=config.feedback)
     model.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=config.jit_compile)
     model.build((None, None, n_in))
+    model.optimizer.build(model.trainable_variables)  # optimizer state exists for checkpoints
     return model
 
 
@@ -175,33 +222,86 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
         dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
             seed=config.seed, **config.data)``).
 
+    The training data is one seeded stream of batches (reshuffled every epoch); global step
+    ``k`` always sees the stream's ``k``-th batch, which is what makes a resumed run equal an
+    uninterrupted one.
+
     Returns:
         ``{"config", "dataset", "history" (one dict per epoch), "test_accuracy",
-        "test_loss", "wall_time_s", "model"}``. With ``out_dir`` set, ``history.csv`` and
-        ``metrics.json`` are written there (atomically, after every epoch / at the end).
+        "test_loss", "wall_time_s", "model"}`` (+ ``"resumed_from_step"`` when resuming).
+        With ``out_dir`` set, ``history.csv`` and ``metrics.json`` are written there
+        (atomically, after every epoch / at the end).
     """
+    import contextlib
+
     import keras
 
     from snnlib.data import load_dataset, make_tf_dataset
+    from snnlib.distribute import distribute_options, is_chief, make_strategy
 
     keras.utils.set_random_seed(config.seed)
     t0 = time.perf_counter()
     if dataset is None:
         dataset = load_dataset(config.dataset, seed=config.seed, **config.data)
-    train = make_tf_dataset(dataset.x_train, dataset.y_train, config.batch_size, shuffle=True,
-                            seed=config.seed)
+    strategy = make_strategy(config.strategy)
+    equal_shares = strategy is not None
+
+    def train_stream(first_step: int):
+        """Batches ``first_step, first_step + 1, ...`` of the run's training stream. A fresh
+        dataset each call: a reshuffling dataset that was iterated before continues its seed
+        sequence, so reusing one would change the order of the epochs."""
+        ds = make_tf_dataset(dataset.x_train, dataset.y_train, config.batch_size, shuffle=True,
+                             seed=config.seed, drop_remainder=equal_shares).repeat().skip(first_step)
+        return ds if strategy is None else distribute_options(ds)
+
     test = make_tf_dataset(dataset.x_test, dataset.y_test, config.batch_size, shuffle=False)
-    model = build_model(config, dataset.n_in, dataset.n_classes)
+    if strategy is not None:
+        test = distribute_options(test)
+    n_train = len(dataset.y_train)
+    steps = n_train // config.batch_size if equal_shares else math.ceil(n_train / config.batch_size)
+    if steps < 1:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(config, dataset.n_in, dataset.n_classes)
     history: list[dict] = []
-    steps = math.ceil(len(dataset.y_train) / config.batch_size)
-    model.fit(train, validation_data=test, epochs=config.epochs, verbose=0, shuffle=False,
-              callbacks=[_epoch_logger(history, t0, config, steps * config.epochs)])
+    start_step, extra = 0, {}
+    callbacks = [_epoch_logger(history, t0, config, steps * config.epochs)]
+    ckpt_dir = config.checkpoint_directory()
+    if config.resume or config.checkpoint_every:
+        from snnlib.checkpoint import checkpoint_callback, fingerprint, restore_latest
+
+        tag = fingerprint(config.to_dict())
+        if config.resume:
+            manifest = restore_latest(ckpt_dir, model, config_fingerprint=tag)
+            if manifest is not None:
+                start_step = int(manifest["step"])
+                history.extend(manifest["history"])
+                extra["resumed_from_step"] = start_step
+        callbacks.append(checkpoint_callback(
+            ckpt_dir, every=config.checkpoint_every or 0, start_step=start_step,
+            steps_per_epoch=steps, history=history, config_fingerprint=tag,
+            keep=config.keep_checkpoints, is_chief=is_chief()))
+    if config.tensorboard_dir:
+        from snnlib.tensorboard_log import tensorboard_callback
+
+        callbacks.append(tensorboard_callback(config.tensorboard_dir, start_step=start_step))
+
+    def fit(first_epoch, last_epoch, first_step, steps_per_epoch):
+        model.fit(train_stream(first_step), validation_data=test, initial_epoch=first_epoch, epochs=last_epoch,
+                  steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False, callbacks=callbacks)
+
+    epoch, done_in_epoch = divmod(start_step, steps)
+    if epoch < config.epochs and done_in_epoch:  # finish the interrupted epoch first
+        fit(epoch, epoch + 1, start_step, steps - done_in_epoch)
+        epoch += 1
+    if epoch < config.epochs:
+        fit(epoch, config.epochs, epoch * steps, steps)
     wall = time.perf_counter() - t0
     last = history[-1]
     result = {
         "config": config.to_dict(), "dataset": dataset.summary(), "history": history,
         "test_accuracy": last.get("test_accuracy"), "test_loss": last.get("test_loss"),
-        "wall_time_s": wall,
+        "wall_time_s": wall, **extra,
     }
     if config.out_dir:
         write_atomic(Path(config.out_dir) / "metrics.json", json.dumps(result, indent=2))

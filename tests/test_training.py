@@ -49,3 +49,17 @@ def test_unknown_preset_and_dataset():
         TrainConfig.from_preset("huge")
     with pytest.raises(ValueError, match="valid choices"):
         train_and_evaluate(TrainConfig(dataset="mnist-video", progress=False))
+
+
+def test_sparse_layer_at_5_percent_matches_dense_accuracy(capsys):
+    """Issue 4: randman, max activity 5%, same seed and epochs: within 2 points of dense."""
+    runs = {}
+    for impl, extra in (("dense", {}), ("sparse_layer", {"max_activity": 0.05})):
+        runs[impl] = train_and_evaluate(TrainConfig.from_preset(
+            "randman", impl=impl, th2=0.9, progress=False, **extra))
+    dense, sparse = runs["dense"]["test_accuracy"], runs["sparse_layer"]["test_accuracy"]
+    with capsys.disabled():
+        print(f"\n[randman th2=0.9] dense {dense:.4f} ({runs['dense']['wall_time_s']:.1f} s), "
+              f"sparse_layer 5% {sparse:.4f} ({runs['sparse_layer']['wall_time_s']:.1f} s), "
+              f"overflow {runs['sparse_layer']['history'][-1].get('train_overflow_0')}")
+    assert sparse >= dense - 0.02

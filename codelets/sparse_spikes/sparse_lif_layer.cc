@@ -20,10 +20,12 @@
 //   g_in[t, b, i] = sum_n W[n, in_ids[t, b, i]] dI_t[n]  for i < in_counts[t, b, 1]
 //
 // Work layout: weights are transposed once per call to (in, out) so that a gathered input row
-// is contiguous; the membrane recursion runs over blocks of 64 neurons, so each thread keeps
-// its block of the transposed weights in cache while it walks through time. The dense
-// potentials of the forward pass and the dense dV of the backward pass live only in
-// temporary buffers of the call.
+// is contiguous, and all work runs over blocks of 64 neurons, so a thread keeps its block of
+// the transposed weights (and of the weight gradient) in cache while it walks through time.
+// The forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates)
+// and writes potentials only for flagged neurons; the selection then reads masks, not the
+// dense potentials. The backward pass runs the reverse-time filter, the weight gradient and
+// the input slot gradient in one sweep per block, without any dense [T, B, N] buffer.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -105,15 +107,16 @@ absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
 }
 
 template <typename T>
-void Transpose(OpKernelContext* ctx, const T* src, int64_t rows, int64_t cols, T* dst) {
-  // dst[c, r] = src[r, c], in tiles of 32 x 32.
+void Transpose(OpKernelContext* ctx, const T* src, int64_t rows, int64_t cols, int64_t src_stride,
+               T* dst, int64_t dst_stride) {
+  // dst[c * dst_stride + r] = src[r * src_stride + c], in tiles of 32 x 32.
   const int64_t tiles_r = (rows + 31) / 32, tiles_c = (cols + 31) / 32;
   ParallelFor(ctx, tiles_r * tiles_c, 32 * 32 * 4, [&](int64_t start, int64_t end) {
     for (int64_t k = start; k < end; ++k) {
       const int64_t r0 = (k / tiles_c) * 32, c0 = (k % tiles_c) * 32;
       const int64_t r1 = std::min(rows, r0 + 32), c1 = std::min(cols, c0 + 32);
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+        for (int64_t c = c0; c < c1; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
     }
   });
 }
@@ -123,122 +126,174 @@ void Transpose(OpKernelContext* ctx, const T* src, int64_t rows, int64_t cols, T
 // Sizes and pointers shared by the loops of one call.
 template <typename T>
 struct LayerArgs {
-  int64_t n, n_in, t_len, batch, s_in;
-  const T* wt;             // weights transposed, (in, out)
+  int64_t n, n_pad, n_in, t_len, batch, s_in, n_blocks;
+  const T* wt;             // weights transposed and zero-padded, (in, n_pad)
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
-  T alpha, scale, th1;
+  T alpha, scale, th1, th2, beta;
 };
 
-// Phase 1 of the forward pass for work items [start, end) (item = block * batch + b):
-// the membrane recursion of one block of <= kBlock neurons of one sample over all steps.
+// 64-byte vectors (16 floats / 8 doubles) through GCC's vector extension: the row
+// gathers below must stay in registers, which plain loops did not get from the vectoriser.
 template <typename T>
-inline __attribute__((always_inline)) void MembraneItemsImpl(const LayerArgs<T>& a, int64_t start,
-                                                             int64_t end, T* v_all) {
-  alignas(64) T acc[kBlock];
+struct Vec64;
+template <>
+struct Vec64<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec64<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+template <typename V>
+inline __attribute__((always_inline)) V LoadU(const void* p) {
+  V x;
+  std::memcpy(&x, p, sizeof(V));
+  return x;
+}
+
+template <typename V>
+inline __attribute__((always_inline)) void StoreU(void* p, const V& x) {
+  std::memcpy(p, &x, sizeof(V));
+}
+
+// Forward, work items [start, end) with item = block * batch + b: the membrane recursion of
+// one block of <= 64 neurons of one sample over all steps. Writes the spike / candidate masks
+// of every (row, block), the potentials of flagged neurons into `v_flagged` (other entries are
+// never read), and all potentials into `v_all` when it is not null.
+template <typename T>
+inline __attribute__((always_inline)) void ForwardItemsImpl(const LayerArgs<T>& a, int64_t start,
+                                                            int64_t end, uint64_t* spk_mask,
+                                                            uint64_t* cand_mask, T* v_flagged,
+                                                            T* v_all) {
+  // Full-width blocks (the transposed weights are zero-padded to n_pad): constant trip
+  // counts let the compiler keep `acc` and `v` in vector registers.
   alignas(64) T v[kBlock];
+  const T flag_min = std::min(a.th1, a.th2);
   for (int64_t item = start; item < end; ++item) {
-    const int64_t b = item % a.batch, n0 = (item / a.batch) * kBlock;
-    const int64_t nb = std::min(kBlock, a.n - n0);
-    std::fill(v, v + nb, T(0));
+    const int64_t b = item % a.batch, blk = item / a.batch, n0 = blk * kBlock;
+    std::fill(v, v + kBlock, T(0));
     for (int64_t t = 0; t < a.t_len; ++t) {
       const int64_t r = t * a.batch + b;
-      std::fill(acc, acc + nb, T(0));
+      using V = typename Vec64<T>::type;
+      constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
+      V sum[kVecs];
+      for (int j = 0; j < kVecs; ++j) sum[j] = V{};
       const int32_t* row_ids = a.ids + r * a.s_in;
       for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-        const T* w_row = a.wt + static_cast<int64_t>(row_ids[i]) * a.n + n0;
-        for (int64_t k = 0; k < nb; ++k) acc[k] += w_row[k];
+        const T* w_row = a.wt + static_cast<int64_t>(row_ids[i]) * a.n_pad + n0;
+        for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
       }
-      T* v_out = v_all + r * a.n + n0;
-      for (int64_t k = 0; k < nb; ++k) {
+      alignas(64) T acc[kBlock];
+      for (int j = 0; j < kVecs; ++j) StoreU(acc + j * kPer, sum[j]);
+      int any = 0;
+      for (int64_t k = 0; k < kBlock; ++k) {
         v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
-        v_out[k] = v[k];
+        any |= v[k] >= flag_min;
       }
+      uint64_t spk = 0, cand = 0;
+      if (any) {
+        const int64_t nb = std::min(kBlock, a.n - n0);
+        T* v_row = v_flagged + r * a.n_pad + n0;
+        for (int64_t k = 0; k < nb; ++k) {
+          if (v[k] >= a.th1) {
+            spk |= uint64_t{1} << k;
+            v_row[k] = v[k];
+          } else if (v[k] >= a.th2) {
+            cand |= uint64_t{1} << k;
+            v_row[k] = v[k];
+          }
+        }
+      }
+      if (v_all) std::copy(v, v + std::min(kBlock, a.n - n0), v_all + r * a.n + n0);
+      spk_mask[r * a.n_blocks + blk] = spk;
+      cand_mask[r * a.n_blocks + blk] = cand;
     }
   }
 }
 
-// Phase B of the backward pass: reverse-time filter dV_t = h_t + alpha dV_{t+1}, stored in
-// place as dI_t = scale * dV_t, for work items [start, end) (item = block * batch + b).
+// Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
+//   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
+//   dI   = scale * dv
+//   gwt[id, block] += dI               for real input spikes
+//   part[r, i]     += W^T[id, block] . dI   for input slots i < counts[r, 1] (if part)
 template <typename T>
-inline __attribute__((always_inline)) void FilterItemsImpl(const LayerArgs<T>& a, int64_t start,
-                                                           int64_t end, T* d) {
+inline __attribute__((always_inline)) void BackwardBlocksImpl(
+    const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
+    const T* o_v, const T* g, const T* gp, int64_t s_out, T* gwt, T* part) {
   alignas(64) T dv[kBlock];
-  for (int64_t item = start; item < end; ++item) {
-    const int64_t b = item % a.batch, n0 = (item / a.batch) * kBlock;
-    const int64_t nb = std::min(kBlock, a.n - n0);
-    std::fill(dv, dv + nb, T(0));
-    for (int64_t t = a.t_len - 1; t >= 0; --t) {
-      T* row = d + (t * a.batch + b) * a.n + n0;
-      for (int64_t k = 0; k < nb; ++k) {
-        dv[k] = row[k] + a.alpha * dv[k];
-        row[k] = a.scale * dv[k];
-      }
-    }
-  }
-}
-
-// Phase C: the transposed weight gradient gwt[id, block] += dI[t, b, block] over the real
-// input spikes, for neuron blocks [start, end) (each block owned by one thread: no races).
-template <typename T>
-inline __attribute__((always_inline)) void WeightGradBlocksImpl(const LayerArgs<T>& a, int64_t start,
-                                                                int64_t end, const T* d, T* gwt) {
-  const int64_t rows = a.t_len * a.batch;
-  for (int64_t blk = start; blk < end; ++blk) {
+  alignas(64) T di[kBlock];
+  for (int64_t blk = blk0; blk < blk1; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
-    for (int64_t j = 0; j < a.n_in; ++j) std::fill(gwt + j * a.n + n0, gwt + j * a.n + n0 + nb, T(0));
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* di = d + r * a.n + n0;
-      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-        T* dst = gwt + static_cast<int64_t>(a.ids[r * a.s_in + i]) * a.n + n0;
-        for (int64_t k = 0; k < nb; ++k) dst[k] += di[k];
+    for (int64_t j = 0; j < a.n_in; ++j) std::fill(gwt + j * a.n_pad + n0, gwt + j * a.n_pad + n0 + kBlock, T(0));
+    for (int64_t b = 0; b < a.batch; ++b) {
+      std::fill(dv, dv + kBlock, T(0));
+      for (int64_t t = a.t_len - 1; t >= 0; --t) {
+        const int64_t r = t * a.batch + b;
+        for (int64_t k = 0; k < kBlock; ++k) dv[k] *= a.alpha;
+        if (gp) {
+          const T* gp_row = gp + r * a.n + n0;
+          for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
+        }
+        const int32_t* slot_id = o_ids + r * s_out;
+        for (int32_t i = 0; i < o_cnt[2 * r + 1]; ++i) {
+          const int64_t k = slot_id[i] - n0;
+          if (k >= 0 && k < nb) {
+            const T x = a.beta * std::abs(o_v[r * s_out + i] - a.th1) + T(1);
+            dv[k] += g[r * s_out + i] / (x * x);
+          }
+        }
+        for (int64_t k = 0; k < kBlock; ++k) di[k] = a.scale * dv[k];
+        using V = typename Vec64<T>::type;
+        constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
+        V dvec[kVecs];
+        for (int j = 0; j < kVecs; ++j) dvec[j] = LoadU<V>(di + j * kPer);
+        const int32_t* in_ids = a.ids + r * a.s_in;
+        for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+          T* dst = gwt + static_cast<int64_t>(in_ids[i]) * a.n_pad + n0;
+          for (int j = 0; j < kVecs; ++j) StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
+        }
+        if (part) {
+          for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
+            const T* w_row = a.wt + static_cast<int64_t>(in_ids[i]) * a.n_pad + n0;
+            V lanes = V{};
+            for (int j = 0; j < kVecs; ++j) lanes += LoadU<V>(w_row + j * kPer) * dvec[j];
+            T sum = T(0);
+            for (int j = 0; j < kPer; ++j) sum += lanes[j];
+            part[r * a.s_in + i] += sum;
+          }
+        }
       }
-    }
-  }
-}
-
-// Phase D: slot gradient of input rows [start, end): g_in[r, i] = W^T[id_i, :] . dI[r, :]
-// for i < counts[r, 1], with 16 partial sums so the dot product vectorises.
-template <typename T>
-inline __attribute__((always_inline)) void InputGradRowsImpl(const LayerArgs<T>& a, int64_t start,
-                                                             int64_t end, const T* d, T* gin) {
-  constexpr int kLanes = 16;
-  for (int64_t r = start; r < end; ++r) {
-    const T* di = d + r * a.n;
-    for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
-      const T* w_row = a.wt + static_cast<int64_t>(a.ids[r * a.s_in + i]) * a.n;
-      T part[kLanes] = {};
-      int64_t k = 0;
-      for (; k + kLanes <= a.n; k += kLanes)
-        for (int j = 0; j < kLanes; ++j) part[j] += w_row[k + j] * di[k + j];
-      T sum = T(0);
-      for (; k < a.n; ++k) sum += w_row[k] * di[k];
-      for (int j = 0; j < kLanes; ++j) sum += part[j];
-      gin[r * a.s_in + i] = sum;
     }
   }
 }
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DISPATCH(T)                                                                        \
-  SNNLIB_CLONES void MembraneItems(const LayerArgs<T>& a, int64_t s, int64_t e, T* v) {           \
-    MembraneItemsImpl(a, s, e, v);                                                                \
+  SNNLIB_CLONES void ForwardItems(const LayerArgs<T>& a, int64_t s, int64_t e, uint64_t* sm,      \
+                                  uint64_t* cm, T* vf, T* va) {                                   \
+    ForwardItemsImpl(a, s, e, sm, cm, vf, va);                                                    \
   }                                                                                               \
-  SNNLIB_CLONES void FilterItems(const LayerArgs<T>& a, int64_t s, int64_t e, T* d) {             \
-    FilterItemsImpl(a, s, e, d);                                                                  \
-  }                                                                                               \
-  SNNLIB_CLONES void WeightGradBlocks(const LayerArgs<T>& a, int64_t s, int64_t e, const T* d,    \
-                                      T* g) {                                                     \
-    WeightGradBlocksImpl(a, s, e, d, g);                                                          \
-  }                                                                                               \
-  SNNLIB_CLONES void InputGradRows(const LayerArgs<T>& a, int64_t s, int64_t e, const T* d,       \
-                                   T* g) {                                                        \
-    InputGradRowsImpl(a, s, e, d, g);                                                             \
+  SNNLIB_CLONES void BackwardBlocks(const LayerArgs<T>& a, int64_t b0, int64_t b1,                \
+                                    const int32_t* oi, const int32_t* oc, const T* ov, const T* g, \
+                                    const T* gp, int64_t s_out, T* gwt, T* part) {                \
+    BackwardBlocksImpl(a, b0, b1, oi, oc, ov, g, gp, s_out, gwt, part);                           \
   }
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
 #undef SNNLIB_CLONES
+
+// W (n, n_in) -> W^T (n_in, n_pad) with zero columns n .. n_pad - 1, so that every neuron
+// block is a full kBlock wide.
+template <typename T>
+void TransposePadded(OpKernelContext* ctx, const T* w, int64_t n, int64_t n_in, int64_t n_pad, T* wt) {
+  Transpose(ctx, w, n, n_in, n_in, wt, n_pad);
+  if (n_pad > n) {
+    for (int64_t j = 0; j < n_in; ++j) std::fill(wt + j * n_pad + n, wt + (j + 1) * n_pad, T(0));
+  }
+}
 
 REGISTER_OP("SnnlibSparseLifLayer")
     .Input("weights: T")
@@ -347,70 +402,73 @@ class SparseLifLayerOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({t_len, batch, s_out}), &out_values));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({t_len, batch}), &dropped));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(4, TensorShape({t_len, batch, s_out}), &v_listed));
-    Tensor v_scratch;
-    T* v_all;
+    T* v_all = nullptr;
     if (return_potentials_) {
       OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({t_len, batch, n}), &potentials));
       v_all = potentials->flat<T>().data();
     } else {
       OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({0, 0, 0}), &potentials));
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DataTypeToEnum<T>::value,
-                                             TensorShape({t_len, batch, n}), &v_scratch));
-      v_all = v_scratch.flat<T>().data();
     }
     if (t_len == 0 || batch == 0) return;
 
-    Tensor wt_tensor;
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DataTypeToEnum<T>::value,
-                                           TensorShape({n_in, n}), &wt_tensor));
+    const auto dtype = tensorflow::DataTypeToEnum<T>::value;
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    const int64_t rows = t_len * batch;
+    Tensor wt_tensor, v_flagged_tensor, masks_tensor;
+    const int64_t n_pad = n_blocks * kBlock;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &wt_tensor));
+    // Potentials of flagged neurons only; the other entries are never written or read.
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({rows, n_pad}), &v_flagged_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_UINT64, TensorShape({2, rows, n_blocks}),
+                                           &masks_tensor));
     T* wt = wt_tensor.flat<T>().data();
-    Transpose(ctx, weights.flat<T>().data(), n, n_in, wt);
+    T* v_flagged = v_flagged_tensor.flat<T>().data();
+    uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
+    uint64_t* cand_mask = spk_mask + rows * n_blocks;
+    TransposePadded(ctx, weights.flat<T>().data(), n, n_in, n_pad, wt);
 
     const int32_t* ids = in_ids.flat<int32_t>().data();
     const int32_t* cnt = in_counts.flat<int32_t>().data();
-    const T alpha = k.alpha, th1 = k.th1, scale = (T(1) - k.alpha) * k.gain;
-    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
-    const int64_t rows = t_len * batch;
     int64_t total_in = 0;
     for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
-    const int64_t cost = std::max<int64_t>(1, (total_in / std::max<int64_t>(batch, 1) + t_len) * kBlock);
+    const LayerArgs<T> args{n, n_pad, n_in, t_len, batch, s_in, n_blocks, wt, ids, cnt,
+                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
-    // Phase 1: membrane recursion per (neuron block, sample), all steps. Work items are
+    // Phase 1: membrane recursion per (neuron block, sample) over all steps. Work items are
     // block-major, so consecutive items reuse the same block of the transposed weights.
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, wt, ids, cnt, alpha, scale, th1};
+    const int64_t cost = std::max<int64_t>(1, (total_in / batch + 3 * t_len) * kBlock);
     ParallelFor(ctx, batch * n_blocks, cost, [&](int64_t start, int64_t end) {
-      MembraneItems(args, start, end, v_all);
+      ForwardItems(args, start, end, spk_mask, cand_mask, v_flagged, v_all);
     });
 
-    // Phase 2: spike and candidate selection per (step, sample).
+    // Phase 2: the index list of every (step, sample) from the masks: spikes in ascending
+    // index, then candidates, at most S; spikes beyond S are counted as dropped.
     int32_t* o_ids = out_ids->flat<int32_t>().data();
     int32_t* o_cnt = out_counts->flat<int32_t>().data();
     T* o_val = out_values->flat<T>().data();
     T* o_v = v_listed->flat<T>().data();
     int32_t* o_drop = dropped->flat<int32_t>().data();
-    const T th2 = k.th2;
-    ParallelFor(ctx, rows, 4 * n, [&](int64_t start, int64_t end) {
+    ParallelFor(ctx, rows, 4 * n_blocks + 4 * s_out, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        const T* v = v_all + r * n;
+        const T* v = v_flagged + r * n_pad;
         int32_t* slot_id = o_ids + r * s_out;
         T* slot_v = o_v + r * s_out;
         int64_t kept = 0, spikes = 0;
-        for (int64_t k = 0; k < n; ++k) {
-          if (v[k] >= th1) {
-            if (kept < s_out) {
-              slot_id[kept] = static_cast<int32_t>(k);
-              slot_v[kept] = v[k];
-              ++kept;
-            }
-            ++spikes;
+        for (int64_t blk = 0; blk < n_blocks; ++blk) {
+          uint64_t m = spk_mask[r * n_blocks + blk];
+          spikes += __builtin_popcountll(m);
+          for (; m && kept < s_out; m &= m - 1, ++kept) {
+            const int64_t id = blk * kBlock + __builtin_ctzll(m);
+            slot_id[kept] = static_cast<int32_t>(id);
+            slot_v[kept] = v[id];
           }
         }
         const int64_t n_spk = kept;
-        for (int64_t k = 0; k < n && kept < s_out; ++k) {
-          if (v[k] < th1 && v[k] >= th2) {
-            slot_id[kept] = static_cast<int32_t>(k);
-            slot_v[kept] = v[k];
-            ++kept;
+        for (int64_t blk = 0; blk < n_blocks && kept < s_out; ++blk) {
+          for (uint64_t m = cand_mask[r * n_blocks + blk]; m && kept < s_out; m &= m - 1, ++kept) {
+            const int64_t id = blk * kBlock + __builtin_ctzll(m);
+            slot_id[kept] = static_cast<int32_t>(id);
+            slot_v[kept] = v[id];
           }
         }
         for (int64_t i = kept; i < s_out; ++i) {
@@ -476,59 +534,50 @@ class SparseLifLayerGradOp : public OpKernel {
       return;
     }
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
-    Tensor d_tensor, wt_tensor, gwt_tensor;
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({t_len, batch, n}), &d_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n}), &gwt_tensor));
-    T* d = d_tensor.flat<T>().data();
-    T* gwt = gwt_tensor.flat<T>().data();
     const int64_t rows = t_len * batch;
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    const int64_t n_pad = n_blocks * kBlock;
+    Tensor wt_tensor, gwt_tensor, part_tensor;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &gwt_tensor));
+    T* gwt = gwt_tensor.flat<T>().data();
+    T* wt = nullptr;  // the transposed weights, needed for the input slot gradient only
+    // The blocks are split into `groups` contiguous ranges; each range accumulates its share
+    // of the input slot gradient in its own buffer, summed at the end (no races).
+    const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
+    T* part = nullptr;
+    if (input_grad_) {
+      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &wt_tensor));
+      wt = wt_tensor.flat<T>().data();
+      TransposePadded(ctx, weights.flat<T>().data(), n, n_in, n_pad, wt);
+      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({groups, rows * s_in}), &part_tensor));
+      part = part_tensor.flat<T>().data();
+      std::fill(part, part + groups * rows * s_in, T(0));
+    }
+    const int32_t* i_ids = in_ids.flat<int32_t>().data();
+    const int32_t* i_cnt = in_counts.flat<int32_t>().data();
     const int32_t* o_ids = out_ids.flat<int32_t>().data();
     const int32_t* o_cnt = out_counts.flat<int32_t>().data();
     const T* o_v = v_listed.flat<T>().data();
     const T* g = grad_values.flat<T>().data();
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
-    const T th1 = k.th1, beta = k.beta, alpha = k.alpha, scale = (T(1) - k.alpha) * k.gain;
-
-    // Phase A: surrogate injections h_t at the listed neurons (dense scratch, zero elsewhere).
-    ParallelFor(ctx, rows, n + 8 * s_out, [&](int64_t start, int64_t end) {
-      for (int64_t r = start; r < end; ++r) {
-        T* row = d + r * n;
-        if (gp) {
-          std::memcpy(row, gp + r * n, sizeof(T) * n);
-        } else {
-          std::fill(row, row + n, T(0));
-        }
-        for (int32_t i = 0; i < o_cnt[2 * r + 1]; ++i) {
-          const T x = beta * std::abs(o_v[r * s_out + i] - th1) + T(1);
-          row[o_ids[r * s_out + i]] += g[r * s_out + i] / (x * x);
+    const LayerArgs<T> args{n, n_pad, n_in, t_len, batch, s_in, n_blocks, wt, i_ids, i_cnt,
+                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    const int64_t per_group = (n_blocks + groups - 1) / groups;
+    ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+      for (int64_t grp = start; grp < end; ++grp) {
+        const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
+        if (b0 < b1) {
+          BackwardBlocks(args, b0, b1, o_ids, o_cnt, o_v, g, gp, s_out, gwt,
+                         part ? part + grp * rows * s_in : nullptr);
         }
       }
     });
-    // Phases B-D share the transposed weights (needed by D only) and the input lists.
-    const int32_t* i_ids = in_ids.flat<int32_t>().data();
-    const int32_t* i_cnt = in_counts.flat<int32_t>().data();
-    T* wt = nullptr;
+    Transpose(ctx, gwt, n_in, n, n_pad, gw, n_in);
     if (input_grad_) {
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n}), &wt_tensor));
-      wt = wt_tensor.flat<T>().data();
-      Transpose(ctx, weights.flat<T>().data(), n, n_in, wt);
-    }
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, wt, i_ids, i_cnt, alpha, scale, th1};
-    // Phase B: reverse-time filter per (neuron block, sample); d becomes dI = c * dV in place.
-    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
-    ParallelFor(ctx, batch * n_blocks, 3 * t_len * kBlock, [&](int64_t start, int64_t end) {
-      FilterItems(args, start, end, d);
-    });
-    // Phase C: weight gradient of the transposed layout, per neuron block (no races).
-    int64_t total_in = 0;
-    for (int64_t r = 0; r < rows; ++r) total_in += i_cnt[2 * r];
-    ParallelFor(ctx, n_blocks, std::max<int64_t>(1, total_in + n_in) * kBlock,
-                [&](int64_t start, int64_t end) { WeightGradBlocks(args, start, end, d, gwt); });
-    Transpose(ctx, gwt, n_in, n, gw);
-    // Phase D: slot gradient of the input spikes and candidates.
-    if (input_grad_) {
-      ParallelFor(ctx, rows, std::max<int64_t>(1, s_in) * n,
-                  [&](int64_t start, int64_t end) { InputGradRows(args, start, end, d, gin); });
+      for (int64_t grp = 0; grp < groups; ++grp) {
+        const T* p = part + grp * rows * s_in;
+        for (int64_t j = 0; j < rows * s_in; ++j) gin[j] += p[j];
+      }
     }
   }
 

@@ -22,7 +22,11 @@ from snnlib.functional.lif import (
 
 
 def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | None) -> list[int] | None:
-    """The seed's capacity rule: hidden/output ``S = max(2 * floor(max_activity * N / 2), 2)``.
+    """The seed's capacity rule for hidden layers: ``S = max(2 * floor(max_activity * N / 2), 2)``.
+
+    The last layer keeps all its neurons (``S = N``): it is the readout, and the seed's
+    ``S = 2`` for 10 output neurons (spec section 5, defect 11) would cap the spike counts
+    that are the logits.
 
     Args:
         sizes: ``[n_in, n_1, ..., n_L]``.
@@ -41,8 +45,8 @@ def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | No
     s_in = sizes[0] if input_capacity is None else int(input_capacity)
     if not 1 <= s_in <= sizes[0]:
         raise ValueError(f"input_capacity must be in [1, {sizes[0]}]; got {input_capacity!r}")
-    hidden = [min(n, max(2 * int(max_activity * n / 2), 2)) for n in sizes[1:]]
-    return [s_in, *hidden]
+    hidden = [min(n, max(2 * int(max_activity * n / 2), 2)) for n in sizes[1:-1]]
+    return [s_in, *hidden, sizes[-1]]
 
 
 class LIFStack(keras.layers.Layer):

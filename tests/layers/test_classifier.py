@@ -60,4 +60,4 @@ def test_invalid_arguments():
         SNNClassifier([4, 5, 3], impl="fpga")
     with pytest.raises(ValueError, match="max_activity"):
         sparse_sizes_for([4, 5, 3], 1.5, None)
-    assert sparse_sizes_for([1152, 980, 10], 0.05, 32) == [32, 48, 2]
+    assert sparse_sizes_for([1152, 980, 10], 0.05, 32) == [32, 48, 10]
