@@ -214,6 +214,33 @@ def _epoch_logger(history: list, t0: float, config: TrainConfig, progress_total:
     return EpochLogger()
 
 
+def training_stream(x, y, batch_size: int, *, seed: int, epochs: int,
+                    drop_remainder: bool = False, first_step: int = 0, dtype="float32"):
+    """The training batches of a whole run as one ``tf.data`` stream, from global step
+    ``first_step`` on.
+
+    Epoch ``e`` visits the samples in the order ``np.random.default_rng([seed, e])
+    .permutation(n)``, in batches of ``batch_size`` (the last one partial unless
+    ``drop_remainder``). The order is a pure function of ``(seed, e)``: it does not depend on
+    how often a dataset was iterated before (a reshuffling ``tf.data`` shuffle does, and
+    Keras peeks at datasets under ``tf.distribute``), so the ``k``-th batch is the same in an
+    uninterrupted run, a resumed run and a distributed run. Skipping costs only indices.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    n = len(y)
+    perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)])
+    x_all, y_all = tf.constant(x), tf.constant(np.asarray(y, np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int64)).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
+            int(batch_size), drop_remainder=drop_remainder))
+    ds = ds.skip(int(first_step))
+    ds = ds.map(lambda idx: (tf.cast(tf.gather(x_all, idx), dtype), tf.gather(y_all, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     """Train the configured network and evaluate it on the test split after every epoch.
 
@@ -222,9 +249,9 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
         dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
             seed=config.seed, **config.data)``).
 
-    The training data is one seeded stream of batches (reshuffled every epoch); global step
-    ``k`` always sees the stream's ``k``-th batch, which is what makes a resumed run equal an
-    uninterrupted one.
+    The training data is one seeded stream of batches (:func:`training_stream`, reshuffled
+    every epoch); global step ``k`` always sees the stream's ``k``-th batch, which is what
+    makes a resumed or distributed run equal an uninterrupted single-device one.
 
     Returns:
         ``{"config", "dataset", "history" (one dict per epoch), "test_accuracy",
@@ -237,7 +264,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     import keras
 
     from snnlib.data import load_dataset, make_tf_dataset
-    from snnlib.distribute import distribute_options, is_chief, make_strategy
+    from snnlib.distribute import (adapt_for_multiworker, distribute_options, is_chief,
+                                   make_strategy)
 
     keras.utils.set_random_seed(config.seed)
     t0 = time.perf_counter()
@@ -247,11 +275,9 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     equal_shares = strategy is not None
 
     def train_stream(first_step: int):
-        """Batches ``first_step, first_step + 1, ...`` of the run's training stream. A fresh
-        dataset each call: a reshuffling dataset that was iterated before continues its seed
-        sequence, so reusing one would change the order of the epochs."""
-        ds = make_tf_dataset(dataset.x_train, dataset.y_train, config.batch_size, shuffle=True,
-                             seed=config.seed, drop_remainder=equal_shares).repeat().skip(first_step)
+        ds = training_stream(dataset.x_train, dataset.y_train, config.batch_size,
+                             seed=config.seed, epochs=config.epochs,
+                             drop_remainder=equal_shares, first_step=first_step)
         return ds if strategy is None else distribute_options(ds)
 
     test = make_tf_dataset(dataset.x_test, dataset.y_test, config.batch_size, shuffle=False)
@@ -263,6 +289,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(config, dataset.n_in, dataset.n_classes)
+    if config.strategy == "multiworker":
+        adapt_for_multiworker(model)
     history: list[dict] = []
     start_step, extra = 0, {}
     callbacks = [_epoch_logger(history, t0, config, steps * config.epochs)]

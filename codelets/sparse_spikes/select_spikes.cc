@@ -122,15 +122,31 @@ class SelectSpikesOp : public OpKernel {
         const T* row = vp + b * n;
         int32_t* out = ids + b * cap;
         int64_t k = 0, n_spk = 0;
-        for (int64_t j = 0; j < n; ++j) {
+        int64_t j = 0;
+        // Chunks of 16 with no spike are skipped after one vectorisable test (rows are
+        // mostly silent).
+        for (; j + 16 <= n; j += 16) {
+          int any = 0;
+          for (int q = 0; q < 16; ++q) any |= row[j + q] >= th1;
+          if (!any) continue;
+          for (int q = 0; q < 16; ++q) {
+            if (row[j + q] >= th1) {
+              if (k < cap) out[k++] = static_cast<int32_t>(j + q);
+              ++n_spk;
+            }
+          }
+        }
+        for (; j < n; ++j) {
           if (row[j] >= th1) {
             if (k < cap) out[k++] = static_cast<int32_t>(j);
             ++n_spk;
           }
         }
         const int64_t kept = k;
-        for (int64_t j = 0; j < n && k < cap; ++j) {
-          if (!(row[j] >= th1) && row[j] >= th2) out[k++] = static_cast<int32_t>(j);
+        if (th2 < th1) {  // otherwise no neuron can be a candidate
+          for (int64_t j = 0; j < n && k < cap; ++j) {
+            if (!(row[j] >= th1) && row[j] >= th2) out[k++] = static_cast<int32_t>(j);
+          }
         }
         for (int64_t i = k; i < cap; ++i) out[i] = 0;
         T* val = values + b * cap;

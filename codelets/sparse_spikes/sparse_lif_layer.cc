@@ -285,6 +285,11 @@ SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
 #undef SNNLIB_CLONES
 
+// Row stride of the transposed weights: whole blocks plus a 16-element skew, so that rows do
+// not start at multiples of 4 KiB (a power-of-two stride makes the column writes of the
+// transpose, and the block reads, fight over the same cache sets).
+inline int64_t PaddedStride(int64_t n_blocks) { return n_blocks * kBlock + 16; }
+
 // W (n, n_in) -> W^T (n_in, n_pad) with zero columns n .. n_pad - 1, so that every neuron
 // block is a full kBlock wide.
 template <typename T>
@@ -415,7 +420,7 @@ class SparseLifLayerOp : public OpKernel {
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
     const int64_t rows = t_len * batch;
     Tensor wt_tensor, v_flagged_tensor, masks_tensor;
-    const int64_t n_pad = n_blocks * kBlock;
+    const int64_t n_pad = PaddedStride(n_blocks);
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &wt_tensor));
     // Potentials of flagged neurons only; the other entries are never written or read.
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({rows, n_pad}), &v_flagged_tensor));
@@ -536,7 +541,7 @@ class SparseLifLayerGradOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
-    const int64_t n_pad = n_blocks * kBlock;
+    const int64_t n_pad = PaddedStride(n_blocks);
     Tensor wt_tensor, gwt_tensor, part_tensor;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &gwt_tensor));
     T* gwt = gwt_tensor.flat<T>().data();

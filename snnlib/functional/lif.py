@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from snnlib.functional.surrogate import spike_fn
+from snnlib.spikes import SparseSpikes
 
 IMPLS = ("dense", "sparse_ops", "sparse_layer")
 
@@ -274,7 +275,8 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
     Args:
         weights: list of ``L`` float matrices ``(n_{l+1}, n_l)`` (out, in).
         inputs: float 0/1 spikes ``[batch, time, n_0]`` (``[time, batch, n_0]`` if
-            ``time_major``).
+            ``time_major``), or, for the sparse implementations, :class:`SparseSpikes` of
+            the same layout (``ids [batch, time, S_in]``).
         params: neuron constants (default: the seed's).
         impl: ``"dense"``, ``"sparse_ops"`` or ``"sparse_layer"``.
         sparse_sizes: capacity ``S`` per layer for the sparse implementations.
@@ -289,9 +291,17 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
     weights = [tf.convert_to_tensor(w) for w in weights]
-    inputs = tf.convert_to_tensor(inputs, dtype=weights[0].dtype if weights else None)
-    validate_network(weights, inputs.shape[-1] if inputs.shape.rank else None, inputs.shape.rank)
-    x = inputs if time_major else tf.transpose(inputs, [1, 0, 2])
+    if isinstance(inputs, SparseSpikes):
+        if impl == "dense":
+            raise ValueError("inputs as SparseSpikes need impl='sparse_ops' or 'sparse_layer'")
+        validate_network(weights, None, len(inputs.ids.shape))
+        x = inputs if time_major else SparseSpikes(
+            *(None if a is None else tf.transpose(a, [1, 0, 2]) for a in inputs))
+    else:
+        inputs = tf.convert_to_tensor(inputs, dtype=weights[0].dtype if weights else None)
+        validate_network(weights, inputs.shape[-1] if inputs.shape.rank else None,
+                         inputs.shape.rank)
+        x = inputs if time_major else tf.transpose(inputs, [1, 0, 2])
     if impl == "dense":
         out = dense_forward(weights, x, params, return_potentials=return_potentials)
     else:

@@ -83,7 +83,8 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
 
     Args:
         weights: list of ``L`` float tensors ``(n_{l+1}, n_l)`` (out, in).
-        x: dense 0/1 input spikes, float ``[T, B, n_0]`` (time-major).
+        x: dense 0/1 input spikes, float ``[T, B, n_0]`` (time-major), or input
+            :class:`SparseSpikes` ``[T, B, S_in]`` already in index-list form.
         params: neuron constants.
         impl: ``"sparse_ops"`` (per layer: sparse matmul, TF membrane recursion, spike
             selection) or ``"sparse_layer"`` (per layer: one fused op, :mod:`snnlib.ops.layer`).
@@ -102,12 +103,18 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
     n_layers = len(weights)
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     capacities = validate_sparse_sizes(sparse_sizes, sizes)
-    x = tf.convert_to_tensor(x, dtype=weights[0].dtype)
-    t_len, batch = tf.shape(x)[0], tf.shape(x)[1]
-
-    flat_in, _ = ops.dense_to_sparse(_merge_time_batch(x), capacities[0])
-    inp = SparseSpikes(*(None if a is None else _split_time_batch(a, t_len, batch)
-                         for a in flat_in))
+    if isinstance(x, SparseSpikes):
+        inp = SparseSpikes(tf.convert_to_tensor(x.ids), tf.convert_to_tensor(x.counts), None)
+        if inp.ids.shape.rank != 3:
+            raise ValueError(f"sparse inputs must be time-major [T, B, S_in]; got ids of shape "
+                             f"{inp.ids.shape}")
+        t_len, batch = tf.shape(inp.ids)[0], tf.shape(inp.ids)[1]
+    else:
+        x = tf.convert_to_tensor(x, dtype=weights[0].dtype)
+        t_len, batch = tf.shape(x)[0], tf.shape(x)[1]
+        flat_in, _ = ops.dense_to_sparse(_merge_time_batch(x), capacities[0])
+        inp = SparseSpikes(*(None if a is None else _split_time_batch(a, t_len, batch)
+                             for a in flat_in))
     spikes, potentials, sparse, overflow = [], [], [], []
     for l, w in enumerate(weights):
         if l > 0 and params.layer_delay:

@@ -10,6 +10,13 @@ Readouts:
 Loss: softmax cross-entropy of the logits against integer labels, batch mean. Metrics:
 loss, accuracy, mean spike rate per LIF layer (``activity_l``), and for the sparse
 implementations the spikes dropped by full capacity per step and sample (``overflow_l``).
+
+Learning rule (``rule``): ``"bptt"`` (default) differentiates the loss above through the whole
+sequence with ``tf.GradientTape``. ``"eprop"`` and ``"decolle"`` (:mod:`snnlib.learning`) run
+forward in time only and minimise a per-step loss instead (see
+:mod:`snnlib.learning.losses`); they need ``impl="dense"`` and ``readout="spikes"``. The
+reported ``loss``/``accuracy`` are the same count-based metrics for every rule; the online
+rules also report their own objective as ``rule_loss``.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import tensorflow as tf
 
 from snnlib.functional.lif import LIFParams, validate_sizes
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
+from snnlib.learning import RULES, fixed_matrices, online_gradients
 
 READOUTS = ("spikes", "leaky")
+FEEDBACKS = ("symmetric", "random")
 
 
 class SNNClassifier(keras.Model):
@@ -38,19 +47,30 @@ class SNNClassifier(keras.Model):
         input_capacity: ``S`` of the input spikes (sparse implementations).
         sparse_sizes: explicit ``[S_in, S_1, ...]`` (overrides ``max_activity``).
         seed: weight initialisation seed.
+        rule: learning rule of ``train_step``: ``"bptt"``, ``"eprop"`` or ``"decolle"``.
+        feedback: e-prop's hidden-layer feedback, ``"symmetric"`` or ``"random"``.
 
     ``call(x float[batch, time, n_in])`` returns logits ``float[batch, n_classes]``.
     """
 
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
                  readout: str = "spikes", max_activity: float | None = None,
-                 input_capacity: int | None = None, sparse_sizes=None, seed: int = 0, **kwargs):
+                 input_capacity: int | None = None, sparse_sizes=None, seed: int = 0,
+                 rule: str = "bptt", feedback: str = "symmetric", **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
+        if feedback not in FEEDBACKS:
+            raise ValueError(f"feedback must be one of {FEEDBACKS}; got {feedback!r}")
+        if rule != "bptt" and (impl != "dense" or readout != "spikes"):
+            raise ValueError(f"rule={rule!r} needs impl='dense' and readout='spikes'; got "
+                             f"impl={impl!r}, readout={readout!r}")
+        self.rule, self.feedback = rule, feedback
         self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
         self.readout_kind = readout
         self.impl = impl
@@ -70,17 +90,29 @@ class SNNClassifier(keras.Model):
         self.activity_trackers = [keras.metrics.Mean(name=f"activity_{l}") for l in range(n_lif)]
         self.overflow_trackers = ([keras.metrics.Mean(name=f"overflow_{l}") for l in range(n_lif)]
                                   if impl != "dense" else [])
+        self.rule_loss_tracker = keras.metrics.Mean(name="rule_loss") if rule != "bptt" else None
+        self.rule_matrices = []
 
     def build(self, input_shape):
         if not self.stack.built:
             self.stack.build(input_shape)
         if self.readout is not None and not self.readout.built:
             self.readout.build(None)
+        if self.rule != "bptt" and not self.rule_matrices:
+            fixed = fixed_matrices(self.rule, self.stack.sizes, feedback=self.feedback,
+                                   seed=self.seed)
+            self.rule_matrices = [
+                self.add_weight(shape=m.shape, initializer=keras.initializers.Constant(m),
+                                name=f"{self.rule}_fixed_{l}", trainable=False)
+                for l, m in enumerate(fixed)
+            ]
         self.built = True
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.acc_tracker, *self.activity_trackers, *self.overflow_trackers]
+        rule = [self.rule_loss_tracker] if self.rule_loss_tracker is not None else []
+        return [self.loss_tracker, self.acc_tracker, *self.activity_trackers, *self.overflow_trackers,
+                *rule]
 
     def forward(self, x, return_potentials: bool = False):
         """``(logits [batch, n_classes], SNNOutput)`` with time-major per-layer outputs."""
@@ -100,32 +132,68 @@ class SNNClassifier(keras.Model):
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
-    def _update_metrics(self, loss, logits, y, out):
+    def _update_metrics(self, loss, logits, y, out, activities=None):
         y = tf.cast(tf.reshape(y, [-1]), tf.int64)
         correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1), y), tf.float32)
         self.loss_tracker.update_state(loss)
         self.acc_tracker.update_state(correct)
-        for tracker, spikes in zip(self.activity_trackers, out.spikes):
-            tracker.update_state(tf.reduce_mean(spikes))
-        if out.overflow is not None:
-            steps_and_samples = tf.cast(tf.reduce_prod(tf.shape(out.spikes[0])[:2]), tf.float32)
+        if activities is None and out.sparse is not None:
+            # From the index lists' spike counts: no dense spike tensor needed.
+            activities = [tf.reduce_mean(tf.cast(sp.counts[..., 0], tf.float32)) / float(n)
+                          for sp, n in zip(out.sparse, self.stack.sizes[1:])]
+        elif activities is None:
+            activities = [tf.reduce_mean(spikes) for spikes in out.spikes]
+        for tracker, rate in zip(self.activity_trackers, activities):
+            tracker.update_state(rate)
+        if out is not None and out.overflow is not None:
+            steps_and_samples = tf.cast(tf.reduce_prod(tf.shape(out.sparse[0].counts)[:2]), tf.float32)
             for tracker, dropped in zip(self.overflow_trackers, out.overflow):
                 tracker.update_state(tf.cast(dropped, tf.float32) / steps_and_samples)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
         x, y = data[0], data[1]
+        if self.rule != "bptt":
+            return self._online_train_step(x, y)
         with tf.GradientTape() as tape:
             logits, out = self.forward(x)
             loss = self.loss_from_logits(logits, y)
-        grads = tape.gradient(loss, self.trainable_variables)
+            scaled = self.replica_scaled(loss)
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(loss, logits, y, out)
+
+    @staticmethod
+    def replica_scaled(loss):
+        """The per-replica loss divided by the number of replicas under ``tf.distribute``.
+
+        Keras' optimizer sums the replicas' gradients, so this makes the applied gradient the
+        one of the global-batch mean (equal per-replica batches). Identity on one device.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss if replicas == 1 else loss / replicas
+
+    def _online_train_step(self, x, y):
+        """One e-prop / DECOLLE step: gradients forward in time, no tape, nothing of size T kept."""
+        weights = [tf.convert_to_tensor(k) for k in self.stack.kernels]
+        fixed = [tf.convert_to_tensor(m) for m in self.rule_matrices]
+        x = tf.convert_to_tensor(x, weights[0].dtype)
+        result = online_gradients(self.rule, weights, x, y, self.params, fixed=fixed,
+                                  feedback=self.feedback)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # as replica_scaled
+        grads = result.grads if replicas == 1 else [g / replicas for g in result.grads]
+        self.optimizer.apply(grads, self.stack.kernels)
+        logits = result.logits
+        self.rule_loss_tracker.update_state(result.loss)
+        return self._update_metrics(self.loss_from_logits(logits, y), logits, y, None,
+                                    activities=result.activity)
 
     def test_step(self, data):
         x, y = data[0], data[1]
         logits, out = self.forward(x)
-        return self._update_metrics(self.loss_from_logits(logits, y), logits, y, out)
+        logs = self._update_metrics(self.loss_from_logits(logits, y), logits, y, out)
+        logs.pop("rule_loss", None)  # the online rules' objective is a training quantity
+        return logs
 
     def predict_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
@@ -135,4 +203,4 @@ class SNNClassifier(keras.Model):
         return {"sizes": self.sizes, "params": dataclasses.asdict(self.params), "impl": self.impl,
                 "readout": self.readout_kind, "max_activity": self.max_activity,
                 "input_capacity": self.input_capacity, "sparse_sizes": self.sparse_sizes,
-                "seed": self.seed, "name": self.name}
+                "seed": self.seed, "rule": self.rule, "feedback": self.feedback, "name": self.name}

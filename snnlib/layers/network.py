@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from snnlib import ops
 from snnlib.functional.lif import (
     IMPLS,
     LIFParams,
@@ -19,6 +20,7 @@ from snnlib.functional.lif import (
     synaptic_input,
     validate_sizes,
 )
+from snnlib.spikes import SparseSpikes
 
 
 def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | None) -> list[int] | None:
@@ -85,7 +87,14 @@ class LIFStack(keras.layers.Layer):
         ]
 
     def call(self, x, return_potentials: bool = False) -> SNNOutput:
-        x = tf.transpose(tf.convert_to_tensor(x, self.compute_dtype), [1, 0, 2])
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if self.impl == "dense":
+            x = tf.transpose(x, [1, 0, 2])
+        else:
+            # Index lists first, then transpose the (small) lists instead of the dense input.
+            spikes, _ = ops.dense_to_sparse(x, self.sparse_sizes[0])
+            x = SparseSpikes(tf.transpose(spikes.ids, [1, 0, 2]),
+                             tf.transpose(spikes.counts, [1, 0, 2]))
         weights = [tf.convert_to_tensor(k) for k in self.kernels]
         return snn_forward(weights, x, self.params, impl=self.impl, sparse_sizes=self.sparse_sizes,
                            return_potentials=return_potentials, time_major=True)

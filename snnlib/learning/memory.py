@@ -1,0 +1,173 @@
+"""Memory of one training step vs sequence length, for BPTT and the online rules.
+
+Two measurements, both for the gradient computation of one batch (no optimizer state):
+
+1. **Stored state (analytic, exact for the online rules).** The floats a rule must keep while
+   it computes the gradient. For BPTT on the dense implementation, the tape keeps per layer at
+   least the input sequence (for ``dW = sum_t h_t x_t^T``) and the membrane potentials (for
+   the surrogate ``psi_t``): ``T B (M_l + N_l)``, plus the gradients ``N_l M_l``; this is a
+   lower bound (TF also keeps the synaptic currents and spikes in flight). For e-prop and
+   DECOLLE it is the size of the carried :class:`snnlib.learning.online.OnlineState`, which
+   the tests check against the real state tensors; it has no ``T`` in it.
+2. **Measured peak (one fresh Python process per (rule, T),** ``python -m
+   snnlib.learning.memory``). The step is a ``tf.function`` with an unknown time dimension; it
+   runs once on ``T = 2`` (tracing and graph optimisation happen there), then once at ``T``.
+   Two numbers for that second call:
+
+   * ``step_peak_mb``: TensorFlow's allocator peak above the memory in use before the call
+     (``tf.config.experimental.reset_memory_stats`` / ``get_memory_info("CPU:0")``, which
+     TF 2.21 supports on the CPU): the tensors alive at the worst moment of the step.
+     Deterministic for a given graph.
+   * ``rss_peak_mb``: the increase of the process's resident high-water mark
+     (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the call. It also sees allocator
+     caching and the warm-up's own transient peak (so it can read 0 when the step fits into
+     memory freed earlier); on a shared machine it is noisy by several MB. Reported as a
+     cross-check only.
+
+   The input batch is allocated before either baseline and is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Sequence
+
+BYTES_PER_FLOAT = 4
+
+
+def stored_floats(rule: str, sizes: Sequence[int], batch: int, steps: int, *,
+                  layer_delay: bool = True) -> int:
+    """Floats a rule keeps to compute one batch's gradient (see the module docstring).
+
+    Args:
+        rule: ``"bptt"``, ``"eprop"`` or ``"decolle"``.
+        sizes: ``[n_in, n_1, ..., n_L]``.
+        batch, steps: ``B`` and ``T``.
+        layer_delay: e-prop's signal buffers exist only with the one-step layer delay.
+
+    Returns:
+        Number of floats (multiply by 4 for float32 bytes).
+    """
+    sizes = [int(s) for s in sizes]
+    pairs = list(zip(sizes[:-1], sizes[1:]))  # (M_l, N_l)
+    n_layers = len(pairs)
+    grads = sum(m * n for m, n in pairs)
+    if rule == "bptt":
+        return steps * batch * sum(m + n for m, n in pairs) + grads
+    if rule not in ("eprop", "decolle"):
+        raise ValueError(f"rule must be 'bptt', 'eprop' or 'decolle'; got {rule!r}")
+    state = sum(batch * (2 * n + m) for m, n in pairs) + grads + batch * sizes[-1] + 1 + n_layers
+    if rule == "eprop" and layer_delay:
+        state += sum((n_layers - 1 - l) * batch * (n + m) for l, (m, n) in enumerate(pairs))
+    return state
+
+
+def _step_function(rule: str, sizes: Sequence[int], batch: int):
+    """A ``tf.function`` ``(x [B, None, n_in], y [B]) -> grads`` of one rule, and its weights."""
+    import tensorflow as tf
+
+    from snnlib.functional.lif import LIFParams, init_weights, snn_forward
+    from snnlib.learning import fixed_matrices, online_gradients
+
+    params = LIFParams(alpha=0.9)
+    weights = [tf.Variable(w) for w in init_weights(sizes)]
+    fixed = fixed_matrices(rule, sizes)
+    spec = [tf.TensorSpec([batch, None, sizes[0]], tf.float32), tf.TensorSpec([batch], tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def step(x, y):
+        if rule == "bptt":
+            with tf.GradientTape() as tape:
+                counts = tf.reduce_sum(snn_forward(weights, x, params).spikes[-1], axis=1)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=counts))
+            return tape.gradient(loss, weights)
+        return online_gradients(rule, weights, x, y, params, fixed=fixed).grads
+
+    return step
+
+
+def probe(rule: str, steps: int, sizes: Sequence[int], batch: int, seed: int = 0) -> dict:
+    """Run in *this* process: the allocator peak and ``ru_maxrss`` increase of one step.
+
+    Call it in a fresh process (:func:`measure_step_memory` does); the high-water mark only
+    rises.
+    """
+    import resource
+
+    import numpy as np
+
+    step = _step_function(rule, sizes, batch)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, sizes[-1], batch).astype(np.int32)
+    warm = (rng.random((batch, 2, sizes[0])) < 0.05).astype(np.float32)
+    x = (rng.random((batch, steps, sizes[0])) < 0.05).astype(np.float32)
+    import tensorflow as tf
+
+    x, y, warm = tf.constant(x), tf.constant(y), tf.constant(warm)  # the batch is not counted
+    step(warm, y)
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    in_use = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    grads = step(x, y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    alloc_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    finite = all(bool(np.isfinite(g.numpy()).all()) for g in grads)
+    return {"rule": rule, "steps": int(steps), "batch": int(batch), "sizes": list(map(int, sizes)),
+            "step_peak_mb": (alloc_peak - in_use) / 2**20, "rss_baseline_mb": base / 1024.0,
+            "rss_peak_mb": (peak - base) / 1024.0, "finite": finite}
+
+
+def measure_step_memory(rule: str, steps: int, *, sizes: Sequence[int] = (128, 128, 10),
+                     batch: int = 48, timeout_s: float = 600.0) -> dict:
+    """Measure :func:`probe` in a fresh subprocess (``python -m snnlib.learning.memory``).
+
+    Returns the probe's dict (``step_peak_mb``: allocator peak of the step, MB;
+    ``rss_peak_mb``: resident high-water increase, MB), plus ``stored_mb``, the analytic
+    stored-state size of :func:`stored_floats`.
+    """
+    cmd = [sys.executable, "-m", "snnlib.learning.memory", "--rule", rule, "--steps", str(steps),
+           "--batch", str(batch), "--sizes", *map(str, sizes)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory probe failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["stored_mb"] = stored_floats(rule, sizes, batch, steps) * BYTES_PER_FLOAT / 2**20
+    return result
+
+
+def memory_table(rules: Sequence[str], steps: Sequence[int], *, sizes: Sequence[int] = (128, 128, 10),
+                 batch: int = 48, measure: bool = True) -> list[dict]:
+    """One row per (rule, T): analytic ``stored_mb``; with ``measure`` also ``step_peak_mb`` and
+    ``rss_peak_mb`` (:func:`measure_step_memory`)."""
+    rows = []
+    for rule in rules:
+        for t in steps:
+            if measure:
+                rows.append(measure_step_memory(rule, t, sizes=sizes, batch=batch))
+            else:
+                rows.append({"rule": rule, "steps": int(t), "batch": int(batch),
+                             "sizes": list(map(int, sizes)),
+                             "stored_mb": stored_floats(rule, sizes, batch, t) * BYTES_PER_FLOAT / 2**20})
+    return rows
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m snnlib.learning.memory",
+                                     description="peak memory of one training step (one JSON line)")
+    parser.add_argument("--rule", required=True, choices=("bptt", "eprop", "decolle"))
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 128, 10])
+    args = parser.parse_args(argv)
+    sys.stdout.write(json.dumps(probe(args.rule, args.steps, args.sizes, args.batch)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
