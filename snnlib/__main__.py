@@ -155,6 +155,10 @@ def _bench_parser(sub) -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
+    p.add_argument("--weight-mul", type=float, default=1.0,
+                   help="initialisation scale of every case (how active the network is)")
+    p.add_argument("--th2", default="0.9",
+                   help="second threshold of the hidden layers ('none': no mask)")
     p.add_argument("--isolate", action="store_true",
                    help="run every case in a fresh subprocess (accurate peak memory)")
     p.add_argument("--out", default="runs/bench", help="directory for bench.json and bench.csv")
@@ -176,7 +180,8 @@ def _cmd_bench(args) -> int:
         peer_status = _peer_status(names)
         impls += [f"peer:{n}" for n in names if peer_status[n]["available"]]
     try:
-        cases = preset_cases(args.preset, impls, args.sweeps)
+        cases = preset_cases(args.preset, impls, args.sweeps, weight_mul=args.weight_mul,
+                             th2=None if args.th2.lower() == "none" else float(args.th2))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -69,6 +69,10 @@ class BenchCase:
         input_capacity: input ``S``; inputs are capped to it for every implementation.
         input_activity: firing probability of each input per step (default: half the
             capacity on average, ``input_capacity / (2 n_in)``).
+        th2: second threshold of the hidden layers (seed benchmarks: 0.9; the output layer is
+            never masked); ``None`` lists every non-spiking neuron as a candidate.
+        weight_mul: initialisation scale (seed: 1.0 for the NMNIST runs, 2.0 for the
+            multi-IPU runs); it sets how active the random network is.
         seed: data and weight seed.
         sweep: name of the sweep the case belongs to (for plots).
     """
@@ -82,6 +86,8 @@ class BenchCase:
     max_activity: float | None = None
     input_capacity: int = 32
     input_activity: float | None = None
+    th2: float | None = 0.9
+    weight_mul: float = 1.0
     seed: int = 0
     sweep: str = ""
 
@@ -190,8 +196,10 @@ BENCH_PRESETS = ("tiny", "multi_layer", "batch", "neurons", "seq_len", "full")
 
 
 def preset_cases(preset: str, impls: Sequence[str] = BENCH_IMPLS,
-                 sweeps: Sequence[str] | None = None) -> list[BenchCase]:
+                 sweeps: Sequence[str] | None = None, **overrides) -> list[BenchCase]:
     """All cases of a preset (optionally only some sweeps), in sweep order.
+
+    ``overrides`` (e.g. ``weight_mul=3.0``, ``th2=None``) replace those fields in every case.
 
     A network shared by two sweeps (e.g. the default one) appears once per sweep;
     :func:`run_benchmark` measures it once and records it under both sweep names.
@@ -202,7 +210,7 @@ def preset_cases(preset: str, impls: Sequence[str] = BENCH_IMPLS,
         if unknown:
             raise ValueError(f"sweeps {unknown} are not in preset {preset!r}; valid: {sorted(grid)}")
         grid = {k: v for k, v in grid.items() if k in sweeps}
-    return [c for cases in grid.values() for c in cases]
+    return [dataclasses.replace(c, **overrides) for cases in grid.values() for c in cases]
 
 
 # --- machine and data ----------------------------------------------------------------------
@@ -330,8 +338,11 @@ def build_bench_model(case: BenchCase, lr: float = 1e-3):
 
     from snnlib.layers.classifier import SNNClassifier
 
+    from snnlib.functional.lif import LIFParams
+
     impl = "dense" if case.impl == "dense_xla" else case.impl
-    model = SNNClassifier(case.sizes, impl=impl, max_activity=case.max_activity,
+    params = LIFParams(th2=(case.th2,) * len(case.hidden) + (None,), weight_mul=case.weight_mul)
+    model = SNNClassifier(case.sizes, params, impl=impl, max_activity=case.max_activity,
                           input_capacity=case.input_capacity if impl != "dense" else None,
                           seed=case.seed)
     model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=case.impl == "dense_xla")

@@ -69,7 +69,7 @@ def time_torch_case(case, build_network, *, peer: str, version: str, modes, warm
             "warmup": warmup, "repeats": repeats, "steps": steps, "sparse_sizes": None}
     rss0 = _maxrss_mb()
     torch.manual_seed(case.seed)
-    net = build_network(case.sizes, seed=case.seed)
+    net = build_network(case.sizes, seed=case.seed, params=LIFParams(weight_mul=case.weight_mul))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     base["n_params"] = int(sum(p.numel() for p in net.parameters()))
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(1, 0, 2)))
