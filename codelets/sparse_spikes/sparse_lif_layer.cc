@@ -19,13 +19,14 @@
 //   dW[n, in_ids[t, b, i]] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
 //   g_in[t, b, i] = sum_n W[n, in_ids[t, b, i]] dI_t[n]  for i < in_counts[t, b, 1]
 //
-// Work layout: weights are transposed once per call to (in, out) so that a gathered input row
-// is contiguous, and all work runs over blocks of 64 neurons, so a thread keeps its block of
-// the transposed weights (and of the weight gradient) in cache while it walks through time.
-// The forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates)
-// and writes potentials only for flagged neurons; the selection then reads masks, not the
-// dense potentials. The backward pass runs the reverse-time filter, the weight gradient and
-// the input slot gradient in one sweep per block, without any dense [T, B, N] buffer.
+// Work layout: all work runs over blocks of 64 neurons. A block's weights are copied once
+// per call into a panel [in, 64] (transposed, so that a gathered input row is 64 contiguous
+// values) that stays in cache while the thread walks through every sample and step. The
+// forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates) and
+// writes potentials only for flagged neurons; the selection then reads masks, not the dense
+// potentials. The backward pass runs the reverse-time filter, the weight gradient (into a
+// per-block panel, written back to (out, in) rows once) and the input slot gradient in one
+// sweep per block, without any dense [T, B, N] buffer or full-matrix transpose.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -106,28 +107,13 @@ absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
   return absl::OkStatus();
 }
 
-template <typename T>
-void Transpose(OpKernelContext* ctx, const T* src, int64_t rows, int64_t cols, int64_t src_stride,
-               T* dst, int64_t dst_stride) {
-  // dst[c * dst_stride + r] = src[r * src_stride + c], in tiles of 32 x 32.
-  const int64_t tiles_r = (rows + 31) / 32, tiles_c = (cols + 31) / 32;
-  ParallelFor(ctx, tiles_r * tiles_c, 32 * 32 * 4, [&](int64_t start, int64_t end) {
-    for (int64_t k = start; k < end; ++k) {
-      const int64_t r0 = (k / tiles_c) * 32, c0 = (k % tiles_c) * 32;
-      const int64_t r1 = std::min(rows, r0 + 32), c1 = std::min(cols, c0 + 32);
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
-    }
-  });
-}
-
 // --- hot loops, compiled for AVX-512, AVX2 and baseline (chosen at load time) ------------
 
 // Sizes and pointers shared by the loops of one call.
 template <typename T>
 struct LayerArgs {
-  int64_t n, n_pad, n_in, t_len, batch, s_in, n_blocks;
-  const T* wt;             // weights transposed and zero-padded, (in, n_pad)
+  int64_t n, n_in, t_len, batch, s_in, n_blocks;
+  const T* w;              // weights (out, in)
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
   T alpha, scale, th1, th2, beta;
@@ -162,53 +148,69 @@ inline __attribute__((always_inline)) void StoreU(void* p, const V& x) {
 // one block of <= 64 neurons of one sample over all steps. Writes the spike / candidate masks
 // of every (row, block), the potentials of flagged neurons into `v_flagged` (other entries are
 // never read), and all potentials into `v_all` when it is not null.
+// The panel of one neuron block: panel[j * kBlock + k] = W[n0 + k, j] (the block's weights,
+// transposed so that the row of input j is 64 contiguous values); columns k >= nb are zero.
 template <typename T>
-inline __attribute__((always_inline)) void ForwardItemsImpl(const LayerArgs<T>& a, int64_t start,
-                                                            int64_t end, uint64_t* spk_mask,
-                                                            uint64_t* cand_mask, T* v_flagged,
-                                                            T* v_all) {
-  // Full-width blocks (the transposed weights are zero-padded to n_pad): constant trip
-  // counts let the compiler keep `acc` and `v` in vector registers.
+inline __attribute__((always_inline)) void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
+  const int64_t nb = std::min(kBlock, a.n - n0);
+  if (nb < kBlock) std::fill(panel, panel + a.n_in * kBlock, T(0));
+  for (int64_t k = 0; k < nb; ++k) {
+    const T* row = a.w + (n0 + k) * a.n_in;
+    for (int64_t j = 0; j < a.n_in; ++j) panel[j * kBlock + k] = row[j];
+  }
+}
+
+// Forward for neuron blocks [start, end): the membrane recursion of <= 64 neurons of every
+// sample over all steps, from the block's weight panel (kept in cache). Writes the spike /
+// candidate masks of every (row, block), the potentials of flagged neurons into `v_flagged`
+// (other entries are never read), and all potentials into `v_all` when it is not null.
+template <typename T>
+inline __attribute__((always_inline)) void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start,
+                                                             int64_t end, T* panel,
+                                                             uint64_t* spk_mask, uint64_t* cand_mask,
+                                                             T* v_flagged, T* v_all) {
+  using V = typename Vec64<T>::type;
+  constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T v[kBlock];
+  alignas(64) T acc[kBlock];
   const T flag_min = std::min(a.th1, a.th2);
-  for (int64_t item = start; item < end; ++item) {
-    const int64_t b = item % a.batch, blk = item / a.batch, n0 = blk * kBlock;
-    std::fill(v, v + kBlock, T(0));
-    for (int64_t t = 0; t < a.t_len; ++t) {
-      const int64_t r = t * a.batch + b;
-      using V = typename Vec64<T>::type;
-      constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
-      V sum[kVecs];
-      for (int j = 0; j < kVecs; ++j) sum[j] = V{};
-      const int32_t* row_ids = a.ids + r * a.s_in;
-      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-        const T* w_row = a.wt + static_cast<int64_t>(row_ids[i]) * a.n_pad + n0;
-        for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
-      }
-      alignas(64) T acc[kBlock];
-      for (int j = 0; j < kVecs; ++j) StoreU(acc + j * kPer, sum[j]);
-      int any = 0;
-      for (int64_t k = 0; k < kBlock; ++k) {
-        v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
-        any |= v[k] >= flag_min;
-      }
-      uint64_t spk = 0, cand = 0;
-      if (any) {
-        const int64_t nb = std::min(kBlock, a.n - n0);
-        T* v_row = v_flagged + r * a.n_pad + n0;
-        for (int64_t k = 0; k < nb; ++k) {
-          if (v[k] >= a.th1) {
-            spk |= uint64_t{1} << k;
-            v_row[k] = v[k];
-          } else if (v[k] >= a.th2) {
-            cand |= uint64_t{1} << k;
-            v_row[k] = v[k];
+  for (int64_t blk = start; blk < end; ++blk) {
+    const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
+    LoadPanel(a, n0, panel);
+    for (int64_t b = 0; b < a.batch; ++b) {
+      std::fill(v, v + kBlock, T(0));
+      for (int64_t t = 0; t < a.t_len; ++t) {
+        const int64_t r = t * a.batch + b;
+        V sum[kVecs];
+        for (int j = 0; j < kVecs; ++j) sum[j] = V{};
+        const int32_t* row_ids = a.ids + r * a.s_in;
+        for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+          const T* w_row = panel + static_cast<int64_t>(row_ids[i]) * kBlock;
+          for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
+        }
+        for (int j = 0; j < kVecs; ++j) StoreU(acc + j * kPer, sum[j]);
+        int any = 0;
+        for (int64_t k = 0; k < kBlock; ++k) {
+          v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
+          any |= v[k] >= flag_min;
+        }
+        uint64_t spk = 0, cand = 0;
+        if (any) {
+          T* v_row = v_flagged + r * a.n + n0;
+          for (int64_t k = 0; k < nb; ++k) {
+            if (v[k] >= a.th1) {
+              spk |= uint64_t{1} << k;
+              v_row[k] = v[k];
+            } else if (v[k] >= a.th2) {
+              cand |= uint64_t{1} << k;
+              v_row[k] = v[k];
+            }
           }
         }
+        if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
+        spk_mask[r * a.n_blocks + blk] = spk;
+        cand_mask[r * a.n_blocks + blk] = cand;
       }
-      if (v_all) std::copy(v, v + std::min(kBlock, a.n - n0), v_all + r * a.n + n0);
-      spk_mask[r * a.n_blocks + blk] = spk;
-      cand_mask[r * a.n_blocks + blk] = cand;
     }
   }
 }
@@ -216,17 +218,21 @@ inline __attribute__((always_inline)) void ForwardItemsImpl(const LayerArgs<T>& 
 // Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
 //   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
 //   dI   = scale * dv
-//   gwt[id, block] += dI               for real input spikes
+//   dpanel[id, :]  += dI                for real input spikes (the block's dW, transposed)
 //   part[r, i]     += W^T[id, block] . dI   for input slots i < counts[r, 1] (if part)
+// At the end of a block its dW panel is written to the rows n0 .. n0 + nb of `gw` (out, in).
 template <typename T>
 inline __attribute__((always_inline)) void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
-    const T* o_v, const T* g, const T* gp, int64_t s_out, T* gwt, T* part) {
+    const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw, T* part) {
+  using V = typename Vec64<T>::type;
+  constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T dv[kBlock];
   alignas(64) T di[kBlock];
   for (int64_t blk = blk0; blk < blk1; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
-    for (int64_t j = 0; j < a.n_in; ++j) std::fill(gwt + j * a.n_pad + n0, gwt + j * a.n_pad + n0 + kBlock, T(0));
+    if (part) LoadPanel(a, n0, panel);
+    std::fill(dpanel, dpanel + a.n_in * kBlock, T(0));
     for (int64_t b = 0; b < a.batch; ++b) {
       std::fill(dv, dv + kBlock, T(0));
       for (int64_t t = a.t_len - 1; t >= 0; --t) {
@@ -245,18 +251,16 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
           }
         }
         for (int64_t k = 0; k < kBlock; ++k) di[k] = a.scale * dv[k];
-        using V = typename Vec64<T>::type;
-        constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
         V dvec[kVecs];
         for (int j = 0; j < kVecs; ++j) dvec[j] = LoadU<V>(di + j * kPer);
         const int32_t* in_ids = a.ids + r * a.s_in;
         for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-          T* dst = gwt + static_cast<int64_t>(in_ids[i]) * a.n_pad + n0;
+          T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kBlock;
           for (int j = 0; j < kVecs; ++j) StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
         }
         if (part) {
           for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
-            const T* w_row = a.wt + static_cast<int64_t>(in_ids[i]) * a.n_pad + n0;
+            const T* w_row = panel + static_cast<int64_t>(in_ids[i]) * kBlock;
             V lanes = V{};
             for (int j = 0; j < kVecs; ++j) lanes += LoadU<V>(w_row + j * kPer) * dvec[j];
             T sum = T(0);
@@ -266,39 +270,29 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
         }
       }
     }
+    for (int64_t k = 0; k < nb; ++k) {
+      T* row = gw + (n0 + k) * a.n_in;
+      for (int64_t j = 0; j < a.n_in; ++j) row[j] = dpanel[j * kBlock + k];
+    }
   }
 }
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DISPATCH(T)                                                                        \
-  SNNLIB_CLONES void ForwardItems(const LayerArgs<T>& a, int64_t s, int64_t e, uint64_t* sm,      \
-                                  uint64_t* cm, T* vf, T* va) {                                   \
-    ForwardItemsImpl(a, s, e, sm, cm, vf, va);                                                    \
+  SNNLIB_CLONES void ForwardBlocks(const LayerArgs<T>& a, int64_t s, int64_t e, T* panel,         \
+                                   uint64_t* sm, uint64_t* cm, T* vf, T* va) {                    \
+    ForwardBlocksImpl(a, s, e, panel, sm, cm, vf, va);                                            \
   }                                                                                               \
   SNNLIB_CLONES void BackwardBlocks(const LayerArgs<T>& a, int64_t b0, int64_t b1,                \
                                     const int32_t* oi, const int32_t* oc, const T* ov, const T* g, \
-                                    const T* gp, int64_t s_out, T* gwt, T* part) {                \
-    BackwardBlocksImpl(a, b0, b1, oi, oc, ov, g, gp, s_out, gwt, part);                           \
+                                    const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw,       \
+                                    T* part) {                                                    \
+    BackwardBlocksImpl(a, b0, b1, oi, oc, ov, g, gp, s_out, panel, dpanel, gw, part);             \
   }
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
 #undef SNNLIB_CLONES
-
-// Row stride of the transposed weights: whole blocks plus a 16-element skew, so that rows do
-// not start at multiples of 4 KiB (a power-of-two stride makes the column writes of the
-// transpose, and the block reads, fight over the same cache sets).
-inline int64_t PaddedStride(int64_t n_blocks) { return n_blocks * kBlock + 16; }
-
-// W (n, n_in) -> W^T (n_in, n_pad) with zero columns n .. n_pad - 1, so that every neuron
-// block is a full kBlock wide.
-template <typename T>
-void TransposePadded(OpKernelContext* ctx, const T* w, int64_t n, int64_t n_in, int64_t n_pad, T* wt) {
-  Transpose(ctx, w, n, n_in, n_in, wt, n_pad);
-  if (n_pad > n) {
-    for (int64_t j = 0; j < n_in; ++j) std::fill(wt + j * n_pad + n, wt + (j + 1) * n_pad, T(0));
-  }
-}
 
 REGISTER_OP("SnnlibSparseLifLayer")
     .Input("weights: T")
@@ -419,31 +413,33 @@ class SparseLifLayerOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
     const int64_t rows = t_len * batch;
-    Tensor wt_tensor, v_flagged_tensor, masks_tensor;
-    const int64_t n_pad = PaddedStride(n_blocks);
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &wt_tensor));
+    Tensor v_flagged_tensor, masks_tensor, panel_tensor;
     // Potentials of flagged neurons only; the other entries are never written or read.
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({rows, n_pad}), &v_flagged_tensor));
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({rows, n}), &v_flagged_tensor));
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_UINT64, TensorShape({2, rows, n_blocks}),
                                            &masks_tensor));
-    T* wt = wt_tensor.flat<T>().data();
+    // One weight panel [n_in, 64] per block, each filled and used by one work item.
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_blocks, n_in * kBlock}), &panel_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
+    T* panels = panel_tensor.flat<T>().data();
     uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
     uint64_t* cand_mask = spk_mask + rows * n_blocks;
-    TransposePadded(ctx, weights.flat<T>().data(), n, n_in, n_pad, wt);
 
     const int32_t* ids = in_ids.flat<int32_t>().data();
     const int32_t* cnt = in_counts.flat<int32_t>().data();
     int64_t total_in = 0;
     for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
-    const LayerArgs<T> args{n, n_pad, n_in, t_len, batch, s_in, n_blocks, wt, ids, cnt,
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids, cnt,
                             k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
-    // Phase 1: membrane recursion per (neuron block, sample) over all steps. Work items are
-    // block-major, so consecutive items reuse the same block of the transposed weights.
-    const int64_t cost = std::max<int64_t>(1, (total_in / batch + 3 * t_len) * kBlock);
-    ParallelFor(ctx, batch * n_blocks, cost, [&](int64_t start, int64_t end) {
-      ForwardItems(args, start, end, spk_mask, cand_mask, v_flagged, v_all);
+    // Phase 1: per neuron block, its weight panel, then the membrane recursion of every
+    // sample over all steps (the panel stays in cache).
+    const int64_t cost = std::max<int64_t>(1, (total_in + 3 * rows) * kBlock + n_in * kBlock);
+    ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
+      for (int64_t blk = start; blk < end; ++blk) {
+        ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock, spk_mask, cand_mask,
+                      v_flagged, v_all);
+      }
     });
 
     // Phase 2: the index list of every (step, sample) from the masks: spikes in ascending
@@ -455,7 +451,7 @@ class SparseLifLayerOp : public OpKernel {
     int32_t* o_drop = dropped->flat<int32_t>().data();
     ParallelFor(ctx, rows, 4 * n_blocks + 4 * s_out, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        const T* v = v_flagged + r * n_pad;
+        const T* v = v_flagged + r * n;
         int32_t* slot_id = o_ids + r * s_out;
         T* slot_v = o_v + r * s_out;
         int64_t kept = 0, spikes = 0;
@@ -541,19 +537,15 @@ class SparseLifLayerGradOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
-    const int64_t n_pad = PaddedStride(n_blocks);
-    Tensor wt_tensor, gwt_tensor, part_tensor;
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &gwt_tensor));
-    T* gwt = gwt_tensor.flat<T>().data();
-    T* wt = nullptr;  // the transposed weights, needed for the input slot gradient only
-    // The blocks are split into `groups` contiguous ranges; each range accumulates its share
-    // of the input slot gradient in its own buffer, summed at the end (no races).
+    Tensor panel_tensor, part_tensor;
+    // The blocks are split into `groups` contiguous ranges; each range has its own weight and
+    // dW panels and accumulates its share of the input slot gradient in its own buffer,
+    // summed at the end (no races).
     const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({groups, 2, n_in * kBlock}), &panel_tensor));
+    T* panels = panel_tensor.flat<T>().data();
     T* part = nullptr;
     if (input_grad_) {
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_in, n_pad}), &wt_tensor));
-      wt = wt_tensor.flat<T>().data();
-      TransposePadded(ctx, weights.flat<T>().data(), n, n_in, n_pad, wt);
       OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({groups, rows * s_in}), &part_tensor));
       part = part_tensor.flat<T>().data();
       std::fill(part, part + groups * rows * s_in, T(0));
@@ -565,19 +557,19 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* o_v = v_listed.flat<T>().data();
     const T* g = grad_values.flat<T>().data();
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
-    const LayerArgs<T> args{n, n_pad, n_in, t_len, batch, s_in, n_blocks, wt, i_ids, i_cnt,
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids, i_cnt,
                             k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
     const int64_t per_group = (n_blocks + groups - 1) / groups;
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
+        T* panel = panels + grp * 2 * n_in * kBlock;
         if (b0 < b1) {
-          BackwardBlocks(args, b0, b1, o_ids, o_cnt, o_v, g, gp, s_out, gwt,
-                         part ? part + grp * rows * s_in : nullptr);
+          BackwardBlocks(args, b0, b1, o_ids, o_cnt, o_v, g, gp, s_out, panel,
+                         panel + n_in * kBlock, gw, part ? part + grp * rows * s_in : nullptr);
         }
       }
     });
-    Transpose(ctx, gwt, n_in, n, n_pad, gw, n_in);
     if (input_grad_) {
       for (int64_t grp = 0; grp < groups; ++grp) {
         const T* p = part + grp * rows * s_in;
