@@ -120,24 +120,10 @@ fig = plotting.surrogate_shapes(th1=th1, th2=th2)
 # trade-off: a larger $\alpha$ integrates longer, a larger gain reaches threshold sooner.
 
 # %%
-def simulate(alpha_, gain_, rate=0.3, n=n_steps):
-    drive = (np.random.default_rng(seed).random(n) < rate).astype(float) * 0.4
-    v_ = lif_membrane(tf.constant(drive[:, None, None]), alpha=alpha_, gain=gain_, th1=th1).numpy()[:, 0, 0]
-    return v_, v_ >= th1
-
-
+explorer = plotting.lif_explorer(alpha=alpha, gain=gain, th1=th1, th2=th2, n_steps=n_steps,
+                                 seed=seed, interactive=use_widgets)
 if use_widgets:
-    import ipywidgets as widgets
-
-    def _show(alpha_=alpha, gain_=gain, rate=0.3):
-        v_, s_ = simulate(alpha_, gain_, rate)
-        plotting.membrane_trace(v_, s_, th1=th1, th2=th2, title=f"{int(s_.sum())} spikes")
-
-    panel = widgets.interactive(_show, alpha_=(0.5, 0.99, 0.01), gain_=(1.0, 30.0, 0.5),
-                                rate=(0.0, 1.0, 0.05))
-    display(panel)  # noqa: F821 (IPython builtin)
-else:
-    fig = plotting.lif_response_grid(simulate)
+    display(explorer)  # noqa: F821 (IPython builtin)
 
 # %% [markdown]
 # ## 4. A first training run: randman

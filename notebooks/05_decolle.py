@@ -43,7 +43,7 @@ from snnlib import LIFParams, init_weights, snn_forward
 from snnlib.learning.decolle import decolle_gradients, random_readouts
 from snnlib.learning import figures
 from snnlib.learning.losses import STEP_LOGIT_SCALE, step_cross_entropy
-from snnlib.learning.memory import memory_table
+from snnlib.learning.memory import format_memory_table, memory_table
 from snnlib.learning.online import record_traces
 from snnlib.reporting import save_metrics
 from snnlib.training import TrainConfig, train_and_evaluate
@@ -151,14 +151,7 @@ fig = figures.rule_comparison(histories)
 # %%
 rows = memory_table(["bptt", "decolle"], memory_steps, batch=memory_batch, measure=measure_memory)
 
-
-def _fmt(row, key):
-    return f"{row[key]:7.1f}" if key in row else "      -"
-
-
-for row in rows:
-    print(f"{row['rule']:8s} T={row['steps']:4d}  stored {row['stored_mb']:7.2f} MB  allocator "
-          f"peak {_fmt(row, 'step_peak_mb')} MB  RSS peak {_fmt(row, 'rss_peak_mb')} MB")
+print(format_memory_table(rows))
 fig = figures.memory_vs_steps(rows)
 
 # %% [markdown]

@@ -41,11 +41,12 @@ seed = 0
 import numpy as np
 import tensorflow as tf
 
-from snnlib import LIFParams, init_weights, snn_forward
+from snnlib import LIFParams, init_weights
 from snnlib.learning import figures
 from snnlib.learning.eprop import eprop_gradients
-from snnlib.learning.losses import STEP_LOGIT_SCALE, step_cross_entropy
-from snnlib.learning.memory import memory_table
+from snnlib.learning.compare import bptt_step_gradients, gradient_cosine
+from snnlib.learning.losses import STEP_LOGIT_SCALE
+from snnlib.learning.memory import format_memory_table, memory_table
 from snnlib.learning.online import record_traces
 from snnlib.reporting import save_metrics
 from snnlib.training import TrainConfig, train_and_evaluate
@@ -103,28 +104,15 @@ fig = figures.eligibility_traces(traces, neurons=active, inputs=presyn, th1=demo
 # BPTT here is `tf.GradientTape` through `snn_forward` of the *same* per-step loss (float64).
 
 # %%
-def bptt_grads(weights):
-    variables = [tf.Variable(w) for w in weights]
-    with tf.GradientTape() as tape:
-        out = snn_forward(variables, x_demo, demo_params)
-        loss = step_cross_entropy(tf.transpose(out.spikes[-1], [1, 0, 2]), y_demo)
-    return [g.numpy() for g in tape.gradient(loss, variables)]
-
-
-def cosine(a, b):
-    a, b = np.concatenate([g.ravel() for g in a]), np.concatenate([g.ravel() for g in b])
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-
-
 single = [tf.constant(init_weights([sizes[0], sizes[-1]], weight_mul=3.0, seed=seed,
                                    dtype=np.float64)[0])]
-expected = bptt_grads(single)[0]
+expected = bptt_step_gradients(single, x_demo, y_demo, demo_params)[0]
 single_error = float(np.abs(eprop_gradients(single, x_demo, y_demo, demo_params).grads[0].numpy()
                             - expected).max() / np.abs(expected).max())
-deep_bptt = bptt_grads(w_demo)
+deep_bptt = bptt_step_gradients(w_demo, x_demo, y_demo, demo_params)
 deep_eprop = [g.numpy() for g in eprop_gradients(w_demo, x_demo, y_demo, demo_params).grads]
-deep_cosine = cosine(deep_eprop, deep_bptt)
-per_layer = [cosine([a], [b]) for a, b in zip(deep_eprop, deep_bptt)]
+deep_cosine = gradient_cosine(deep_eprop, deep_bptt)
+per_layer = [gradient_cosine([a], [b]) for a, b in zip(deep_eprop, deep_bptt)]
 print(f"one layer read out directly: relative error {single_error:.1e}")
 print(f"two hidden layers {sizes}: cosine {deep_cosine:.3f}; per layer "
       f"{[round(c, 3) for c in per_layer]} (the last layer is exact)")
@@ -156,14 +144,7 @@ fig = figures.rule_comparison(histories)
 # %%
 rows = memory_table(["bptt", "eprop"], memory_steps, batch=memory_batch, measure=measure_memory)
 
-
-def _fmt(row, key):
-    return f"{row[key]:7.1f}" if key in row else "      -"
-
-
-for row in rows:
-    print(f"{row['rule']:8s} T={row['steps']:4d}  stored {row['stored_mb']:7.2f} MB  allocator "
-          f"peak {_fmt(row, 'step_peak_mb')} MB  RSS peak {_fmt(row, 'rss_peak_mb')} MB")
+print(format_memory_table(rows))
 fig = figures.memory_vs_steps(rows)
 
 # %% [markdown]

@@ -214,3 +214,29 @@ def storage_figure(capacities, storage_rows):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def lif_explorer(*, alpha: float, gain: float, th1: float, th2: float | None, n_steps: int,
+                 seed: int = 0, interactive: bool = False):
+    """A single neuron driven by a random binary input (amplitude 0.4 per input spike).
+
+    ``interactive``: an ``ipywidgets.interactive`` panel with sliders for alpha, the gain and
+    the input rate; otherwise the static :func:`lif_response_grid` figure (headless reports).
+    """
+    from snnlib.functional.lif import simulate_neuron
+
+    def simulate(alpha_, gain_, rate=0.3):
+        drive = (np.random.default_rng(seed).random(n_steps) < rate).astype(float) * 0.4
+        v = simulate_neuron(drive, alpha=alpha_, gain=gain_, th1=th1)
+        return v, v >= th1
+
+    if not interactive:
+        return lif_response_grid(simulate, th1=th1)
+    import ipywidgets
+
+    def show(alpha_=alpha, gain_=gain, rate=0.3):
+        v, s = simulate(alpha_, gain_, rate)
+        membrane_trace(v, s, th1=th1, th2=th2, title=f"{int(s.sum())} spikes")
+
+    return ipywidgets.interactive(show, alpha_=(0.5, 0.99, 0.01), gain_=(1.0, 30.0, 0.5),
+                                  rate=(0.0, 1.0, 0.05))

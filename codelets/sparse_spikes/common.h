@@ -108,6 +108,19 @@ inline int NumThreads(OpKernelContext* ctx) {
   return ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
 }
 
+// Completes one index list whose first `kept` slots hold its spikes (`n_spk` of them) and
+// candidates: padding slots get id 0, values are 1 for the spikes and 0 elsewhere, counts =
+// (n_spk, kept), and `dropped` = the spikes that did not fit (`spikes` counted in total).
+template <typename T>
+inline void FinishList(int64_t kept, int64_t n_spk, int64_t spikes, int64_t cap, int32_t* ids,
+                       T* values, int32_t* counts, int32_t* dropped) {
+  for (int64_t i = kept; i < cap; ++i) ids[i] = 0;
+  for (int64_t i = 0; i < cap; ++i) values[i] = i < n_spk ? T(1) : T(0);
+  counts[0] = static_cast<int32_t>(n_spk);
+  counts[1] = static_cast<int32_t>(kept);
+  *dropped = static_cast<int32_t>(spikes - n_spk);
+}
+
 // --- shape-function helpers ---------------------------------------------------------------
 
 // Merges two batch dimensions, failing with a message that names the arguments.

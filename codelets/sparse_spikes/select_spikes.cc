@@ -148,12 +148,7 @@ class SelectSpikesOp : public OpKernel {
             if (!(row[j] >= th1) && row[j] >= th2) out[k++] = static_cast<int32_t>(j);
           }
         }
-        for (int64_t i = k; i < cap; ++i) out[i] = 0;
-        T* val = values + b * cap;
-        for (int64_t i = 0; i < cap; ++i) val[i] = i < kept ? T(1) : T(0);
-        counts[2 * b] = static_cast<int32_t>(kept);
-        counts[2 * b + 1] = static_cast<int32_t>(k);
-        dropped[b] = static_cast<int32_t>(n_spk - kept);
+        FinishList(k, kept, n_spk, cap, out, values + b * cap, counts + 2 * b, dropped + b);
       }
     });
   }

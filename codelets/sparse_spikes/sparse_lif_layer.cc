@@ -472,15 +472,8 @@ class SparseLifLayerOp : public OpKernel {
             slot_v[kept] = v[id];
           }
         }
-        for (int64_t i = kept; i < s_out; ++i) {
-          slot_id[i] = 0;
-          slot_v[i] = T(0);
-        }
-        T* val = o_val + r * s_out;
-        for (int64_t i = 0; i < s_out; ++i) val[i] = i < n_spk ? T(1) : T(0);
-        o_cnt[2 * r] = static_cast<int32_t>(n_spk);
-        o_cnt[2 * r + 1] = static_cast<int32_t>(kept);
-        o_drop[r] = static_cast<int32_t>(spikes - n_spk);
+        std::fill(slot_v + kept, slot_v + s_out, T(0));
+        FinishList(kept, n_spk, spikes, s_out, slot_id, o_val + r * s_out, o_cnt + 2 * r, o_drop + r);
       }
     });
   }

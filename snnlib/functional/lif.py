@@ -323,3 +323,16 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
 
     return out._replace(spikes=to_batch_major(out.spikes), potentials=to_batch_major(out.potentials),
                         sparse=sparse_to_batch_major(out.sparse))
+
+
+def simulate_neuron(current, *, alpha: float, gain: float, th1: float | None = 1.0) -> np.ndarray:
+    """Membrane potential of a single LIF neuron driven by ``current [T]`` (NumPy in, NumPy out).
+
+    A convenience wrapper of :func:`lif_membrane` for plots: returns ``V [T]``; the spikes are
+    ``V >= th1``.
+    """
+    current = np.asarray(current, dtype=np.float64)
+    if current.ndim != 1:
+        raise ValueError(f"current must be a 1-D sequence [T]; got shape {current.shape}")
+    v = lif_membrane(tf.constant(current[:, None, None]), alpha=alpha, gain=gain, th1=th1)
+    return v.numpy()[:, 0, 0]

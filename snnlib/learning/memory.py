@@ -171,3 +171,16 @@ def _main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main())
+
+
+def format_memory_table(rows: Sequence[dict]) -> str:
+    """The rows of :func:`memory_table` as aligned text, one line per (rule, T); ``-`` marks a
+    measurement that was not taken."""
+
+    def cell(row, key):
+        return f"{row[key]:7.1f}" if key in row else "      -"
+
+    return "\n".join(
+        f"{row['rule']:8s} T={row['steps']:4d}  stored {row['stored_mb']:7.2f} MB  allocator "
+        f"peak {cell(row, 'step_peak_mb')} MB  RSS peak {cell(row, 'rss_peak_mb')} MB"
+        for row in rows)
