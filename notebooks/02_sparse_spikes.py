@@ -37,9 +37,8 @@ seed = 0
 
 # %%
 import numpy as np
-import tensorflow as tf
 
-from snnlib import LIFParams, ops, plotting, snn_forward
+from snnlib import ops, plotting, snn_forward
 from snnlib.data import load_dataset
 from snnlib.layers import sparse_sizes_for
 from snnlib.ops.opbench import time_sparse_matmul_vs_dense

@@ -39,14 +39,14 @@ timing_repeats = 3
 seed = 0
 
 # %%
-import keras
 import numpy as np
 
 from snnlib import LIFParams, init_weights, plotting
-from snnlib.data import load_dataset, random_spikes
-from snnlib.layers import SNNClassifier, sparse_sizes_for
+from snnlib.benchmark import BenchCase, run_case
+from snnlib.data import load_dataset
+from snnlib.layers import sparse_sizes_for
 from snnlib.reporting import save_metrics
-from snnlib.sparsity import backward_storage_bytes, compare_implementations, time_training_step
+from snnlib.sparsity import backward_storage_bytes, compare_implementations
 from snnlib.training import TrainConfig, train_and_evaluate
 
 # %% [markdown]
@@ -109,19 +109,19 @@ for a_max in (0.1, 0.05, 0.01):
 
 # %% [markdown]
 # ## 4. Time per training step
-# The same random input spikes and labels for every implementation; the step is the model's
-# `train_step` (forward, loss, gradients, Adam) inside `tf.function`, median of a few repeats.
+# The same random input spikes and labels for every implementation (the benchmark harness of
+# notebook 04); the step is the model's `train_step` (forward, loss, gradients, Adam) inside
+# `tf.function`, median of a few repeats.
 
 # %%
-data = random_spikes(n_in=timing_sizes[0], n_steps=timing_steps, activity=timing_input_activity,
-                     n_classes=timing_sizes[-1], n_train=timing_batch, n_test=1, seed=seed)
-x_t, y_t = data.x_train.astype(np.float32), data.y_train
 step_ms = {}
 for impl in ("dense", "sparse_ops", "sparse_layer"):
-    model = SNNClassifier(timing_sizes, LIFParams(th2=th2), impl=impl,
-                          max_activity=None if impl == "dense" else timing_max_activity, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
-    step_ms[impl] = time_training_step(model, x_t, y_t, repeats=timing_repeats)
+    case = BenchCase(impl=impl, n_in=timing_sizes[0], hidden=tuple(timing_sizes[1:-1]),
+                     n_out=timing_sizes[-1], n_steps=timing_steps, batch_size=timing_batch,
+                     max_activity=None if impl == "dense" else timing_max_activity,
+                     input_activity=timing_input_activity, th2=th2, seed=seed)
+    (record,) = run_case(case, modes=("train",), repeats=timing_repeats, steps=1)
+    step_ms[impl] = record["step_ms_median"]
 for impl, ms in step_ms.items():
     print(f"{impl:>13}: {ms:8.1f} ms per step  ({timing_batch / ms * 1e3:7.0f} samples/s, "
           f"{step_ms['dense'] / ms:5.1f}x dense)")

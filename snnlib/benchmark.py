@@ -543,7 +543,7 @@ def records_csv(records: Sequence[dict]) -> str:
 
 def write_results(result: dict, out_dir: str | Path, stem: str = "bench") -> dict[str, Path]:
     """Write ``<stem>.json`` and ``<stem>.csv`` atomically; returns their paths."""
-    from snnlib.training import write_atomic
+    from snnlib.atomic import write_atomic
 
     out_dir = Path(out_dir)
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv"}

@@ -66,7 +66,7 @@ def save_checkpoint(directory, model, *, step: int, epoch: int, step_in_epoch: i
 
     Returns the manifest path.
     """
-    from snnlib.training import write_atomic
+    from snnlib.atomic import write_atomic
 
     directory = Path(directory)
     values = [np.asarray(v.numpy()) for v in _variables(model)]

@@ -33,7 +33,7 @@ def save_metrics(**metrics) -> dict:
     """
     path = os.environ.get(METRICS_ENV)
     if path:
-        from snnlib.training import write_atomic
+        from snnlib.atomic import write_atomic
 
         existing = {}
         if Path(path).exists():
@@ -108,7 +108,7 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     html_path = out_dir / f"{name}.html"
     rendered = executed if executed.exists() else raw
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(rendered, as_version=4))
-    from snnlib.training import write_atomic
+    from snnlib.atomic import write_atomic
 
     write_atomic(html_path, body)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
@@ -126,7 +126,7 @@ def _format_metrics(metrics: dict) -> str:
 
 def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
     """Write ``index.html`` and ``summary.json`` for the rendered notebooks."""
-    from snnlib.training import write_atomic
+    from snnlib.atomic import write_atomic
 
     rows = []
     for r in results:

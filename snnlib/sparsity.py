@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from snnlib.functional.lif import LIFParams, snn_forward
+from snnlib.learning.compare import gradient_cosine
 
 
 def activity_by_layer(spikes_time_major) -> dict:
@@ -57,16 +58,18 @@ def storage_bytes(n_steps: int, batch: int, n: int, capacity: int, float_bytes: 
             "index_list": rows * (capacity * 4 + 2 * 4 + capacity * float_bytes)}
 
 
-def _loss_and_grads(weights, x, y, params, impl, sparse_sizes):
+def _forward_loss_grads(weights, x, y, params, impl, sparse_sizes):
+    """One batch through ``impl`` with the spike-count cross-entropy.
+
+    Returns ``(SNNOutput, loss, logits [B, C], weight gradients as NumPy arrays)``.
+    """
     ws = [tf.Variable(w) for w in weights]
     with tf.GradientTape() as tape:
-        out = snn_forward(ws, x, params, impl=impl, sparse_sizes=sparse_sizes)
+        out = snn_forward(ws, x, params, impl=impl,
+                          sparse_sizes=None if impl == "dense" else sparse_sizes)
         logits = tf.reduce_sum(out.spikes[-1], axis=1)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    grads = tape.gradient(loss, ws)
-    accuracy = float(np.mean(np.argmax(logits.numpy(), axis=-1) == np.asarray(y)))
-    dropped = [int(o) for o in out.overflow] if out.overflow is not None else None
-    return float(loss), grads, accuracy, dropped
+    return out, float(loss), logits.numpy(), [g.numpy() for g in tape.gradient(loss, ws)]
 
 
 def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity: int | None = None):
@@ -89,22 +92,22 @@ def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity:
         dense ones), preceded by the dense reference (``capacity = None``).
     """
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    loss_d, grads_d, acc_d, _ = _loss_and_grads(weights, x, y, params, "dense", None)
-    flat_d = np.concatenate([g.numpy().ravel() for g in grads_d])
-    total_spikes = None
-    rows = [{"capacity": None, "accuracy": acc_d, "loss": loss_d, "dropped_fraction": 0.0,
-             "grad_cosine": 1.0}]
-    dense_out = snn_forward(weights, x, params)
+
+    def accuracy(logits):
+        return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
+
+    dense_out, loss_d, logits_d, grads_d = _forward_loss_grads(weights, x, y, params, "dense", None)
     total_spikes = sum(float(tf.reduce_sum(s)) for s in dense_out.spikes)
+    rows = [{"capacity": None, "accuracy": accuracy(logits_d), "loss": loss_d,
+             "dropped_fraction": 0.0, "grad_cosine": 1.0}]
     for cap in capacities:
         sparse_sizes = [input_capacity or sizes[0]] + [min(int(cap), n) for n in sizes[1:-1]] + [sizes[-1]]
-        loss_s, grads_s, acc_s, dropped = _loss_and_grads(weights, x, y, params, "sparse_ops",
-                                                          sparse_sizes)
-        flat_s = np.concatenate([g.numpy().ravel() for g in grads_s])
-        denom = np.linalg.norm(flat_d) * np.linalg.norm(flat_s)
-        rows.append({"capacity": int(cap), "accuracy": acc_s, "loss": loss_s,
-                     "dropped_fraction": sum(dropped) / max(total_spikes, 1.0),
-                     "grad_cosine": float(flat_d @ flat_s / denom) if denom > 0 else 0.0})
+        out, loss_s, logits_s, grads_s = _forward_loss_grads(weights, x, y, params, "sparse_ops",
+                                                             sparse_sizes)
+        dropped = sum(int(o) for o in out.overflow)
+        rows.append({"capacity": int(cap), "accuracy": accuracy(logits_s), "loss": loss_s,
+                     "dropped_fraction": dropped / max(total_spikes, 1.0),
+                     "grad_cosine": gradient_cosine(grads_d, grads_s)})
     return rows
 
 
@@ -119,13 +122,7 @@ def compare_implementations(weights, x, y, params: LIFParams, sparse_sizes,
     ref = None
     rows = []
     for impl in impls:
-        ws = [tf.Variable(w) for w in weights]
-        with tf.GradientTape() as tape:
-            out = snn_forward(ws, x, params, impl=impl,
-                              sparse_sizes=None if impl == "dense" else sparse_sizes)
-            logits = tf.reduce_sum(out.spikes[-1], axis=1)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        grads = [g.numpy() for g in tape.gradient(loss, ws)]
+        out, loss, _, grads = _forward_loss_grads(weights, x, y, params, impl, sparse_sizes)
         spikes = [s.numpy() for s in out.spikes]
         if ref is None:
             ref = (spikes, grads)
@@ -151,21 +148,3 @@ def backward_storage_bytes(sizes, capacities, n_steps: int, batch: int, float_by
                  for s_in, s in zip(capacities[:-1], capacities[1:]))
     return {"dense": dense, "sparse_layer": sparse}
 
-
-def time_training_step(model, x, y, *, repeats: int = 5, warmup: int = 2) -> float:
-    """Median wall time (ms) of ``model.train_step`` inside ``tf.function`` after warm-up.
-
-    ``model`` must be compiled (it owns its optimizer).
-    """
-    import time
-
-    step = tf.function(model.train_step)
-    data = (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
-    for _ in range(warmup):
-        float(step(data)["loss"])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        float(step(data)["loss"])
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))

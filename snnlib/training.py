@@ -13,11 +13,11 @@ import dataclasses
 import io
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from snnlib.atomic import write_atomic
 from snnlib.functional.lif import IMPLS, LIFParams
 
 # Named configurations; a preset fills every field the user did not set.
@@ -137,20 +137,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``text`` (or bytes) to ``path`` via a temporary file and ``os.replace`` (never
-    half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    binary = isinstance(text, bytes)
-    with open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _history_csv(rows: list[dict]) -> str:

@@ -17,11 +17,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from snnlib.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -51,19 +52,9 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], header: dict) -> None:
     """Write ``arrays`` and ``header`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(header, checksum=_checksum(arrays))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, __header__=np.array(json.dumps(meta, default=str)), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        np.savez_compressed(fh, __header__=np.array(json.dumps(meta, default=str)), **arrays)
 
 
 def load_arrays(path: Path, *, expect: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:

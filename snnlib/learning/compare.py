@@ -24,7 +24,9 @@ def bptt_step_gradients(weights, x, y, params: LIFParams) -> list[np.ndarray]:
 
 
 def gradient_cosine(a, b) -> float:
-    """Cosine similarity of two gradients given as lists of arrays (flattened and joined)."""
+    """Cosine similarity of two gradients given as lists of arrays (flattened and joined); 0
+    when either gradient is all zeros."""
     a = np.concatenate([np.ravel(g) for g in a])
     b = np.concatenate([np.ravel(g) for g in b])
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    denom = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / denom) if denom > 0 else 0.0

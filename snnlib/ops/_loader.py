@@ -112,17 +112,22 @@ def _register_gradients(module) -> None:
     _state["gradients_registered"] = True
 
 
+def _load_once() -> None:
+    """Try the library once per process (caller holds ``_lock``); remember the failure reason."""
+    if not _state["loaded"]:
+        try:
+            _state["module"] = _load()
+        except LibraryUnavailable as err:
+            _state["reason"] = str(err)
+        _state["loaded"] = True
+
+
 def library():
     """The loaded op module, or ``None`` when the reference must be used (warns once)."""
     if pure_python_forced():
         return None
     with _lock:
-        if not _state["loaded"]:
-            try:
-                _state["module"] = _load()
-            except LibraryUnavailable as err:
-                _state["reason"] = str(err)
-            _state["loaded"] = True
+        _load_once()
         if _state["module"] is None and not _state["warned"]:
             _state["warned"] = True
             warnings.warn(
@@ -137,12 +142,7 @@ def require_library():
     if pure_python_forced():
         raise LibraryUnavailable("SNNLIB_PURE_PY is set, so the compiled ops are disabled")
     with _lock:
-        if not _state["loaded"]:
-            try:
-                _state["module"] = _load()
-            except LibraryUnavailable as err:
-                _state["reason"] = str(err)
-            _state["loaded"] = True
+        _load_once()
         if _state["module"] is None:
             raise LibraryUnavailable(_state["reason"])
         return _state["module"]

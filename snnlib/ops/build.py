@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from snnlib.atomic import write_atomic
+
 ROOT = Path(__file__).resolve().parents[2]
 CODELETS = ROOT / "codelets"
 OUT_DIR = Path(__file__).resolve().parents[1] / "_ops"
@@ -45,12 +47,6 @@ def _read_info() -> dict:
         return json.loads(INFO_FILE.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def build(force: bool = False, log=print) -> list[Path]:
@@ -83,12 +79,12 @@ def build(force: bool = False, log=print) -> list[Path]:
         libs[family.name] = lib.name
     if not libs:
         log("codelets: no C++ sources under codelets/ (nothing to build)")
-    _write_json_atomic(INFO_FILE, {
+    write_atomic(INFO_FILE, json.dumps({
         "tf_version": tf_version, "compiler": compiler,
         "compiler_version": subprocess.run([compiler, "--version"], capture_output=True,
                                            text=True).stdout.splitlines()[0],
         "flags": OPT_FLAGS + cflags + lflags, "libraries": libs,
-    })
+    }, indent=2, sort_keys=True))
     return [OUT_DIR / name for name in libs.values()]
 
 

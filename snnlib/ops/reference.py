@@ -61,6 +61,27 @@ def _check_same_shape(x, ids, *, op: str, name: str):
                                      message=f"{op}: {name} must have the shape of ids")
 
 
+def _checked_slots(ids, counts, values, n, *, op: str, n_name: str, dtype):
+    """Validate sparse spikes ``(ids [B, S], counts [B, 2], values [B, S])`` against ``n``
+    neurons (runtime checks run before ``ids`` is used) and build the slot masks.
+
+    Returns:
+        ``(ids, counts, values, mask0, mask1, safe_ids)``: ``mask0 = [i < counts[:, 0]]``,
+        ``mask1 = [i < counts[:, 1]]`` in ``dtype``, and ``safe_ids`` with padding slots set to 0.
+    """
+    ids = tf.convert_to_tensor(ids)
+    counts = tf.convert_to_tensor(counts)
+    values = tf.convert_to_tensor(values)
+    checks = check_sparse(ids, counts, n, op=op, n_name=n_name)
+    checks.append(_check_same_shape(values, ids, op=op, name="values"))
+    with tf.control_dependencies(checks):
+        ids = tf.identity(ids)
+    slots = _slots(tf.shape(ids)[1])
+    listed = slots < counts[:, 1:2]
+    return (ids, counts, values, tf.cast(slots < counts[:, 0:1], dtype), tf.cast(listed, dtype),
+            tf.where(listed, ids, 0))
+
+
 def _batch_indices(ids):
     """``[B, S, 2]`` scatter/gather indices ``(b, ids[b, i])``."""
     b = tf.broadcast_to(tf.range(tf.shape(ids)[0])[:, None], tf.shape(ids))
@@ -155,19 +176,9 @@ def sparse_matmul(weights, ids, counts, values):
     """
     op = "sparse_matmul"
     weights = tf.convert_to_tensor(weights)
-    ids = tf.convert_to_tensor(ids)
-    counts = tf.convert_to_tensor(counts)
-    values = tf.convert_to_tensor(values)
-    n_in = tf.shape(weights)[1]
-    checks = check_sparse(ids, counts, n_in, op=op, n_name="in (weights.shape[1])")
-    checks.append(_check_same_shape(values, ids, op=op, name="values"))
-    with tf.control_dependencies(checks):
-        ids = tf.identity(ids)
-    dtype = weights.dtype
-    slots = _slots(tf.shape(ids)[1])
-    mask0 = tf.cast(slots < counts[:, 0:1], dtype)
-    mask1 = tf.cast(slots < counts[:, 1:2], dtype)
-    safe_ids = tf.where(slots < counts[:, 1:2], ids, 0)
+    ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
+        ids, counts, values, tf.shape(weights)[1], op=op, n_name="in (weights.shape[1])",
+        dtype=weights.dtype)
 
     @tf.custom_gradient
     def matmul(w, _values):
@@ -200,18 +211,10 @@ def sparse_to_dense(ids, counts, values, n: int):
         float ``[B, n]`` of 0/1.
     """
     op = "sparse_to_dense"
-    ids = tf.convert_to_tensor(ids)
-    counts = tf.convert_to_tensor(counts)
     values = tf.convert_to_tensor(values)
-    checks = check_sparse(ids, counts, n, op=op, n_name="n")
-    checks.append(_check_same_shape(values, ids, op=op, name="values"))
-    with tf.control_dependencies(checks):
-        ids = tf.identity(ids)
-    dtype = values.dtype
-    slots = _slots(tf.shape(ids)[1])
-    mask0 = tf.cast(slots < counts[:, 0:1], dtype)
-    mask1 = tf.cast(slots < counts[:, 1:2], dtype)
-    indices = _batch_indices(tf.where(slots < counts[:, 1:2], ids, 0))
+    ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
+        ids, counts, values, n, op=op, n_name="n", dtype=values.dtype)
+    indices = _batch_indices(safe_ids)
 
     @tf.custom_gradient
     def to_dense(_values):
