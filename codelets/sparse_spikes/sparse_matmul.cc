@@ -1,15 +1,20 @@
 // SnnlibSparseMatmul / SnnlibSparseMatmulGrad: dense weights times binary sparse spikes.
 //
 // Forward, weights W [out, in], spikes (ids [B, S], counts [B, 2]):
-//   y[b, n] = sum_{i < counts[b, 0]} W[n, ids[b, i]]
+//   y[b, n]      = sum_{i < counts[b, 0]} W[n, ids[b, i]]                         [B, out]
+//   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
+//   weights_t[u] = W[:, columns[u]]  (the columns the backward pass needs)         [U, out]
 // Backward, with g = dL/dy [B, out]:
-//   dW[n, ids[b, i]] += g[b, n]                          for i < counts[b, 0]   (real spikes)
-//   g_values[b, i]    = sum_n g[b, n] W[n, ids[b, i]]    for i < counts[b, 1], else 0
+//   dW[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
+//   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]        for i < counts[b, 1], else 0
 // The `values` input carries no data in the forward pass; it connects the slot gradient.
 //
-// Layout: W stays (out, in) (no per-call transpose of the whole matrix). Work is split over
-// tiles of output rows, so each thread streams its own rows of W (and writes its rows of dW)
-// once; the slot gradient is accumulated per block of tiles and reduced at the end.
+// Layout: W stays (out, in). The forward pass reads W once, in blocks of 16 output rows x 16
+// input columns that it transposes in registers (one SIMD vector per input column); every spike
+// is then one vector add, and the columns some slot reads are kept (weights_t) so that the
+// backward pass never reads or transposes W again: the slot gradient is one contiguous dot
+// product per slot, and dW is written once, block by block, from per-column vector sums
+// transposed back. W and dW are each touched exactly once per call.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +39,8 @@ REGISTER_OP("SnnlibSparseMatmul")
     .Input("values: T")
     .Attr("T: {float, double}")
     .Output("y: T")
+    .Output("columns: int32")
+    .Output("weights_t: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseMatmul";
       ShapeHandle w, values;
@@ -45,15 +52,20 @@ REGISTER_OP("SnnlibSparseMatmul")
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": values must be rank 2: ", s.message()));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
       c->set_output(0, c->Matrix(batch, c->Dim(w, 0)));
+      c->set_output(1, c->Vector(c->UnknownDim()));
+      c->set_output(2, c->Matrix(c->UnknownDim(), c->Dim(w, 0)));
       return absl::OkStatus();
     })
-    .Doc("y[b, n] = sum over the first counts[b, 0] slots of weights[n, ids[b, i]].");
+    .Doc("y[b, n] = sum over the first counts[b, 0] slots of weights[n, ids[b, i]]; also the "
+         "columns read by the first counts[b, 1] slots and weights_t = weights[:, columns]^T.");
 
 REGISTER_OP("SnnlibSparseMatmulGrad")
     .Input("weights: T")
     .Input("ids: int32")
     .Input("counts: int32")
     .Input("grad_y: T")
+    .Input("columns: int32")
+    .Input("weights_t: T")
     .Attr("T: {float, double}")
     .Output("grad_weights: T")
     .Output("grad_values: T")
@@ -71,11 +83,17 @@ REGISTER_OP("SnnlibSparseMatmulGrad")
         return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = weights.shape[0] = ",
                                                        c->Value(c->Dim(w, 0)), "; got ", c->Value(c->Dim(g, 1))));
       }
+      ShapeHandle columns, wt;
+      s = c->WithRank(c->input(4), 1, &columns);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1: ", s.message()));
+      s = c->WithRank(c->input(5), 2, &wt);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2: ", s.message()));
       c->set_output(0, w);
       c->set_output(1, c->Matrix(batch, cap));
       return absl::OkStatus();
     })
-    .Doc("Gradients of SnnlibSparseMatmul w.r.t. weights and the slot values.");
+    .Doc("Gradients of SnnlibSparseMatmul w.r.t. weights and the slot values, from the forward "
+         "op's columns and weights_t (weights gives the shape of the weight gradient).");
 
 // Common checks of weights, ids, counts and a [B, *] companion tensor.
 inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const Tensor& counts,
@@ -85,26 +103,141 @@ inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const 
   return CheckSparse(ids, counts, w.dim_size(1), op, "in (weights.shape[1])");
 }
 
-// --- kernels --------------------------------------------------------------------------------
-//
-// Output rows are processed in tiles of kLanes rows. A tile of W is transposed into
-// tile[j] = (W[n0, j], ..., W[n0 + kLanes - 1, j]), one SIMD vector per input neuron j
-// (only for the columns some spike uses). Then every spike is one vector add:
-//   forward   acc_b            += tile[ids[b, i]]                    -> y[b, n0 : n0 + kLanes]
-//   backward  dtile[ids[b, i]] += g[b, n0 : n0 + kLanes]            -> dW rows (transposed back)
-//             pv[b, i]         += g[b, n0 : n0 + kLanes] * tile[ids[b, i]]   (lane-summed later)
-// The hot loops are compiled for AVX-512, AVX2 and the baseline ISA (picked at load time).
+// --- index structures (built once per call, before the parallel part) ----------------------
+
+// Which input columns the slots read, and the spikes grouped by column (a CSC view):
+//   columns      ascending input neurons read by some slot i < counts[b, 1]        [U]
+//   position[j]  u with columns[u] = j, or -1                                      [in]
+//   spike_start  spikes (i < counts[b, 0]) of column j are spike_b[spike_start[j] ..
+//                spike_start[j + 1]), in ascending sample order                    [in + 1]
+//   chunk_start  first u of each 16-column chunk: columns[chunk_start[q]] >= 16 q    [chunks + 1]
+struct SpikeIndex {
+  std::vector<int32_t> columns, position, spike_start, spike_b, chunk_start;
+};
+
 constexpr int kLanes = 16;
+
+inline int64_t NumChunks(int64_t n) { return (n + kLanes - 1) / kLanes; }
+
+// Builds everything but `columns` when `columns` is given (the backward pass), in O(in + slots).
+SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
+                      int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = 0) {
+  SpikeIndex x;
+  x.position.assign(n_in, -1);
+  if (given_columns == nullptr) {
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int32_t i = 0; i < counts[2 * b + 1]; ++i) x.position[ids[b * cap + i]] = 0;
+    }
+    for (int64_t j = 0; j < n_in; ++j) {
+      if (x.position[j] == 0) x.columns.push_back(static_cast<int32_t>(j));
+    }
+  } else {
+    x.columns.assign(given_columns, given_columns + n_given);
+  }
+  for (size_t u = 0; u < x.columns.size(); ++u) x.position[x.columns[u]] = static_cast<int32_t>(u);
+  x.spike_start.assign(n_in + 1, 0);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b]; ++i) ++x.spike_start[ids[b * cap + i] + 1];
+  }
+  for (int64_t j = 0; j < n_in; ++j) x.spike_start[j + 1] += x.spike_start[j];
+  x.spike_b.resize(x.spike_start[n_in]);
+  std::vector<int32_t> next(x.spike_start.begin(), x.spike_start.end() - 1);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b]; ++i) x.spike_b[next[ids[b * cap + i]]++] = static_cast<int32_t>(b);
+  }
+  const int64_t chunks = NumChunks(n_in);
+  x.chunk_start.assign(chunks + 1, 0);
+  for (int64_t q = 0, u = 0; q <= chunks; ++q) {
+    while (u < static_cast<int64_t>(x.columns.size()) && x.columns[u] < q * kLanes) ++u;
+    x.chunk_start[q] = static_cast<int32_t>(u);
+  }
+  return x;
+}
+
+// --- kernels ----------------------------------------------------------------------------------
+//
+// A tile is 16 rows n0 .. n0 + 15 of W (or dW) by 16 columns j0 .. j0 + 15. Loaded row by row
+// into 16 SIMD vectors and transposed, it gives col[c] = (W[n0, j0 + c], ..., W[n0 + 15, j0 + c]):
+//   forward   acc[b] += col[c] for every spike of sample b on column j0 + c  -> y[b, n0 : n0 + 16]
+//             weights_t[u(j0 + c), n0 : n0 + 16] = col[c]  for the columns some slot reads
+//   backward  dcol[c] = sum over the spikes on column j0 + c of g[b, n0 : n0 + 16], transposed
+//             back into rows of dW; slot gradients are dot products of g[b] and weights_t rows.
+// Lanes beyond the matrix edge are zero. The hot loops are compiled for AVX-512, AVX2 and the
+// baseline ISA (picked at load time).
+
+template <typename T> struct MaskOf;
+template <> struct MaskOf<float> { typedef int32_t type; };
+template <> struct MaskOf<double> { typedef int64_t type; };
 
 template <typename T>
 struct Lanes {
   typedef T Vec __attribute__((vector_size(sizeof(T) * kLanes)));
+  typedef typename MaskOf<T>::type Mask __attribute__((vector_size(sizeof(T) * kLanes)));
 };
 
-// Per-thread scratch memory for the tile buffers, reused across calls (no allocation, page
-// faults or zero-filling per call). Aligned to 128 bytes: alignof(Vec) depends on the ISA a
-// clone is compiled for (16 for the baseline, 64 for AVX-512), and AVX-512 uses aligned moves.
-// Each block of tiles runs start-to-end on one thread, so a thread's scratch has one user.
+// Lane indices of one 2-source shuffle, as four 128-bit groups of (a, b, c, d) + 4 * group.
+#define SNNLIB_GROUP(g, a, b, c, d) (a) + 4 * (g), (b) + 4 * (g), (c) + 4 * (g), (d) + 4 * (g)
+#define SNNLIB_GROUPS(a, b, c, d) \
+  { SNNLIB_GROUP(0, a, b, c, d), SNNLIB_GROUP(1, a, b, c, d), SNNLIB_GROUP(2, a, b, c, d), SNNLIB_GROUP(3, a, b, c, d) }
+
+// out[j][r] = in[r][j] for a 16 x 16 tile: interleave pairs of rows (32-bit, then 64-bit
+// elements within 128-bit groups), then transpose the 4 x 4 matrix of 128-bit groups.
+template <typename T>
+inline __attribute__((always_inline)) void Transpose16(const typename Lanes<T>::Vec* in,
+                                                       typename Lanes<T>::Vec* out) {
+  using Vec = typename Lanes<T>::Vec;
+  using M = typename Lanes<T>::Mask;
+  const M lo1 = SNNLIB_GROUPS(0, 16, 1, 17), hi1 = SNNLIB_GROUPS(2, 18, 3, 19);
+  const M lo2 = SNNLIB_GROUPS(0, 1, 16, 17), hi2 = SNNLIB_GROUPS(2, 3, 18, 19);
+  const M g01 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+  const M g23 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+  const M g02 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+  const M g13 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+  Vec a[kLanes], b[kLanes];
+  for (int k = 0; k < kLanes; k += 2) {
+    a[k] = __builtin_shuffle(in[k], in[k + 1], lo1);
+    a[k + 1] = __builtin_shuffle(in[k], in[k + 1], hi1);
+  }
+  for (int k = 0; k < kLanes; k += 4) {
+    b[k] = __builtin_shuffle(a[k], a[k + 2], lo2);
+    b[k + 1] = __builtin_shuffle(a[k], a[k + 2], hi2);
+    b[k + 2] = __builtin_shuffle(a[k + 1], a[k + 3], lo2);
+    b[k + 3] = __builtin_shuffle(a[k + 1], a[k + 3], hi2);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const Vec u0 = __builtin_shuffle(b[c], b[4 + c], g01), u1 = __builtin_shuffle(b[c], b[4 + c], g23);
+    const Vec u2 = __builtin_shuffle(b[8 + c], b[12 + c], g01), u3 = __builtin_shuffle(b[8 + c], b[12 + c], g23);
+    out[c] = __builtin_shuffle(u0, u2, g02);
+    out[4 + c] = __builtin_shuffle(u0, u2, g13);
+    out[8 + c] = __builtin_shuffle(u1, u3, g02);
+    out[12 + c] = __builtin_shuffle(u1, u3, g13);
+  }
+}
+#undef SNNLIB_GROUPS
+#undef SNNLIB_GROUP
+
+// The first n lanes of v from src (the others zero) / to dst.
+template <typename T>
+inline __attribute__((always_inline)) typename Lanes<T>::Vec LoadLanes(const T* src, int64_t n) {
+  typename Lanes<T>::Vec v = {};
+  if (n == kLanes) {
+    std::memcpy(&v, src, sizeof(v));  // constant size: one vector load
+  } else {
+    std::memcpy(&v, src, n * sizeof(T));
+  }
+  return v;
+}
+template <typename T>
+inline __attribute__((always_inline)) void StoreLanes(T* dst, const typename Lanes<T>::Vec& v, int64_t n) {
+  if (n == kLanes) {
+    std::memcpy(dst, &v, sizeof(v));
+  } else {
+    std::memcpy(dst, &v, n * sizeof(T));
+  }
+}
+
+// Per-thread scratch memory, reused across calls (no allocation or page faults per call).
+// Aligned to 128 bytes: alignof(Vec) depends on the ISA a clone is compiled for.
 class Scratch {
  public:
   static constexpr size_t kAlign = 128;
@@ -126,9 +259,8 @@ class Scratch {
   size_t size_ = 0;
 };
 
-// Three uninitialised arrays of Lanes<T>::Vec (tile, dtile, per-slot partials) in the calling
-// thread's scratch. (A vector type used as a template argument loses its attributes, so
-// std::vector<Vec> would be neither aligned nor sized right.)
+// n uninitialised vectors in the calling thread's scratch. (A vector type used as a template
+// argument loses its attributes, so std::vector<Vec> would be neither aligned nor sized right.)
 template <typename T>
 typename Lanes<T>::Vec* ScratchVecs(int64_t n) {
   static thread_local Scratch scratch;
@@ -136,150 +268,119 @@ typename Lanes<T>::Vec* ScratchVecs(int64_t n) {
   return static_cast<V*>(scratch.Get(sizeof(V) * static_cast<size_t>(std::max<int64_t>(n, 1))));
 }
 
-// The input neurons read by slots i < counts[b, which] of any row, ascending.
-std::vector<int32_t> UsedColumns(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
-                                 int64_t n_in, int which) {
-  std::vector<uint8_t> mark(n_in, 0);
-  for (int64_t b = 0; b < batch; ++b) {
-    const int32_t c = counts[2 * b + which];
-    for (int32_t i = 0; i < c; ++i) mark[ids[b * cap + i]] = 1;
-  }
-  std::vector<int32_t> used;
-  for (int64_t j = 0; j < n_in; ++j)
-    if (mark[j]) used.push_back(static_cast<int32_t>(j));
-  return used;
-}
-
 template <typename T>
-struct TileArgs {
-  const T* w;             // weights [n_out, n_in]
-  const int32_t* ids;     // [batch, cap]
-  const int32_t* counts;  // [batch, 2]
-  const int32_t* used;    // used columns
-  int64_t n_used, n_out, n_in, batch, cap;
+struct MatmulArgs {
+  const SpikeIndex* index;
+  int64_t n_out, n_in, batch, cap;
+  const T* w;   // forward: weights [n_out, n_in]
+  T* y;         // forward: [batch, n_out]
+  T* wt_out;    // forward: weights_t [U, n_out]
+  const T* wt;  // backward: weights_t [U, n_out]
+  const T* g;   // backward: grad_y [batch, n_out]
+  T* dw;        // backward: [n_out, n_in]
 };
 
-// tile[j][r] = W[n0 + r, j] for the used columns j (all columns when most are used), r < rows;
-// lanes r >= rows are zero. Reads W rows contiguously, writes with a stride of kLanes.
+// Forward over the row blocks [t0, t1): y rows and weights_t entries of those output rows.
 template <typename T>
-inline __attribute__((always_inline)) void TransposeTile(const TileArgs<T>& a, int64_t n0, int64_t rows,
-                                                         typename Lanes<T>::Vec* tile) {
-  const T* w = a.w + n0 * a.n_in;
-  T* ts = reinterpret_cast<T*>(tile);  // GCC vector types may alias their element type
-  const bool dense = 2 * a.n_used > a.n_in;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* src = w + r * a.n_in;
-    if (dense) {
-      for (int64_t j = 0; j < a.n_in; ++j) ts[j * kLanes + r] = src[j];
-    } else {
-      for (int64_t u = 0; u < a.n_used; ++u) ts[a.used[u] * kLanes + r] = src[a.used[u]];
+inline __attribute__((always_inline)) void ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
+  using Vec = typename Lanes<T>::Vec;
+  const SpikeIndex& x = *a.index;
+  Vec* acc = ScratchVecs<T>(a.batch);
+  Vec rows[kLanes], col[kLanes];
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t n0 = t * kLanes, nr = std::min<int64_t>(kLanes, a.n_out - n0);
+    for (int64_t b = 0; b < a.batch; ++b) acc[b] = Vec{};
+    for (int64_t q = 0, chunks = NumChunks(a.n_in); q < chunks; ++q) {
+      const int32_t u0 = x.chunk_start[q], u1 = x.chunk_start[q + 1];
+      if (u0 == u1) continue;  // no slot reads these columns
+      const int64_t j0 = q * kLanes, nc = std::min<int64_t>(kLanes, a.n_in - j0);
+      const T* src = a.w + n0 * a.n_in + j0;
+      for (int64_t r = 0; r < kLanes; ++r) rows[r] = r < nr ? LoadLanes(src + r * a.n_in, nc) : Vec{};
+      Transpose16<T>(rows, col);
+      for (int32_t u = u0; u < u1; ++u) StoreLanes(a.wt_out + u * a.n_out + n0, col[x.columns[u] - j0], nr);
+      for (int64_t c = 0; c < nc; ++c) {
+        const Vec v = col[c];
+        for (int32_t e = x.spike_start[j0 + c]; e < x.spike_start[j0 + c + 1]; ++e) acc[x.spike_b[e]] += v;
+      }
     }
-  }
-  for (int64_t r = rows; r < kLanes; ++r) {
-    for (int64_t u = 0; u < a.n_used; ++u) ts[a.used[u] * kLanes + r] = T(0);
+    for (int64_t b = 0; b < a.batch; ++b) StoreLanes(a.y + b * a.n_out + n0, acc[b], nr);
   }
 }
 
+// dW over the row blocks [t0, t1), each tile written once (zeros where no spike falls).
 template <typename T>
-inline __attribute__((always_inline)) void ForwardTilesImpl(const TileArgs<T>& a, int64_t t0, int64_t t1,
-                                                            T* y) {
+inline __attribute__((always_inline)) void WeightGradBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
   using Vec = typename Lanes<T>::Vec;
-  Vec* tile = ScratchVecs<T>(a.n_in);
+  const SpikeIndex& x = *a.index;
+  Vec dcol[kLanes], rows[kLanes];
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t n0 = t * kLanes, rows = std::min<int64_t>(kLanes, a.n_out - n0);
-    TransposeTile(a, n0, rows, tile);
-    for (int64_t b = 0; b < a.batch; ++b) {
-      const int32_t* id = a.ids + b * a.cap;
-      Vec acc = {};
-      for (int32_t i = 0; i < a.counts[2 * b]; ++i) acc += tile[id[i]];
-      T* out = y + b * a.n_out + n0;
-      for (int64_t r = 0; r < rows; ++r) out[r] = acc[r];
-    }
-  }
-}
-
-template <typename T>
-inline __attribute__((always_inline)) void BackwardTilesImpl(const TileArgs<T>& a, int64_t t0, int64_t t1,
-                                                             const T* g, T* dw, T* partial) {
-  using Vec = typename Lanes<T>::Vec;
-  Vec* tile = ScratchVecs<T>(2 * a.n_in + a.batch * a.cap);
-  Vec* dtile = tile + a.n_in;
-  Vec* pv = dtile + a.n_in;
-  for (int64_t k = 0; k < a.batch * a.cap; ++k) pv[k] = Vec{};
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t n0 = t * kLanes, rows = std::min<int64_t>(kLanes, a.n_out - n0);
-    TransposeTile(a, n0, rows, tile);
-    for (int64_t u = 0; u < a.n_used; ++u) dtile[a.used[u]] = Vec{};
-    for (int64_t b = 0; b < a.batch; ++b) {
-      const int32_t* id = a.ids + b * a.cap;
-      const int32_t c0 = a.counts[2 * b], c1 = a.counts[2 * b + 1];
-      Vec gv = {};
-      for (int64_t r = 0; r < rows; ++r) gv[r] = g[b * a.n_out + n0 + r];
-      for (int32_t i = 0; i < c0; ++i) dtile[id[i]] += gv;
-      Vec* p = pv + b * a.cap;
-      for (int32_t i = 0; i < c1; ++i) p[i] += gv * tile[id[i]];
-    }
-    // dW rows n0 .. n0 + rows from dtile (columns no spike touched are zero).
-    T* d = dw + n0 * a.n_in;
-    const T* ds = reinterpret_cast<const T*>(dtile);
-    if (2 * a.n_used > a.n_in) {
-      for (int64_t u = 0, j = 0; j < a.n_in; ++j) {  // zero the unused columns of dtile
-        if (u < a.n_used && a.used[u] == j) {
-          ++u;
-        } else {
-          dtile[j] = Vec{};
+    const int64_t n0 = t * kLanes, nr = std::min<int64_t>(kLanes, a.n_out - n0);
+    for (int64_t q = 0, chunks = NumChunks(a.n_in); q < chunks; ++q) {
+      const int64_t j0 = q * kLanes, nc = std::min<int64_t>(kLanes, a.n_in - j0);
+      T* dst = a.dw + n0 * a.n_in + j0;
+      if (x.spike_start[j0] == x.spike_start[j0 + nc]) {
+        for (int64_t r = 0; r < nr; ++r) StoreLanes(dst + r * a.n_in, Vec{}, nc);
+        continue;
+      }
+      for (int64_t c = 0; c < kLanes; ++c) {
+        Vec d = {};
+        if (c < nc) {
+          for (int32_t e = x.spike_start[j0 + c]; e < x.spike_start[j0 + c + 1]; ++e) {
+            d += LoadLanes(a.g + x.spike_b[e] * a.n_out + n0, nr);
+          }
         }
+        dcol[c] = d;
       }
-      for (int64_t r = 0; r < rows; ++r) {
-        T* dst = d + r * a.n_in;
-        for (int64_t j = 0; j < a.n_in; ++j) dst[j] = ds[j * kLanes + r];
-      }
-    } else {
-      for (int64_t r = 0; r < rows; ++r) {
-        T* dst = d + r * a.n_in;
-        std::memset(dst, 0, sizeof(T) * a.n_in);
-        for (int64_t u = 0; u < a.n_used; ++u) dst[a.used[u]] = ds[a.used[u] * kLanes + r];
-      }
+      Transpose16<T>(dcol, rows);
+      for (int64_t r = 0; r < nr; ++r) StoreLanes(dst + r * a.n_in, rows[r], nc);
     }
   }
-  for (int64_t k = 0; k < a.batch * a.cap; ++k) {
-    T s = T(0);
-    for (int r = 0; r < kLanes; ++r) s += pv[k][r];
-    partial[k] = s;
+}
+
+// Slot gradients of samples [b0, b1): g_values[b, i] = <g[b, :], weights_t[u(ids[b, i]), :]>.
+template <typename T>
+inline __attribute__((always_inline)) void SlotGradImpl(const MatmulArgs<T>& a, const int32_t* ids,
+                                                        const int32_t* counts, int64_t b0, int64_t b1, T* gv) {
+  using Vec = typename Lanes<T>::Vec;
+  const int64_t full = a.n_out / kLanes * kLanes;
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* g = a.g + b * a.n_out;
+    for (int64_t i = 0; i < a.cap; ++i) {
+      T s = T(0);
+      if (i < counts[2 * b + 1]) {
+        const T* col = a.wt + static_cast<int64_t>(a.index->position[ids[b * a.cap + i]]) * a.n_out;
+        Vec acc = {};
+        for (int64_t n = 0; n < full; n += kLanes) acc += LoadLanes(g + n, kLanes) * LoadLanes(col + n, kLanes);
+        for (int r = 0; r < kLanes; ++r) s += acc[r];
+        for (int64_t n = full; n < a.n_out; ++n) s += g[n] * col[n];
+      }
+      gv[b * a.cap + i] = s;
+    }
   }
 }
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-SNNLIB_CLONES void ForwardTiles(const TileArgs<float>& a, int64_t t0, int64_t t1, float* y) {
-  ForwardTilesImpl(a, t0, t1, y);
-}
-SNNLIB_CLONES void ForwardTiles(const TileArgs<double>& a, int64_t t0, int64_t t1, double* y) {
-  ForwardTilesImpl(a, t0, t1, y);
-}
-SNNLIB_CLONES void BackwardTiles(const TileArgs<float>& a, int64_t t0, int64_t t1, const float* g,
-                                 float* dw, float* partial) {
-  BackwardTilesImpl(a, t0, t1, g, dw, partial);
-}
-SNNLIB_CLONES void BackwardTiles(const TileArgs<double>& a, int64_t t0, int64_t t1, const double* g,
-                                 double* dw, double* partial) {
-  BackwardTilesImpl(a, t0, t1, g, dw, partial);
-}
+#define SNNLIB_DEFINE(T)                                                                                    \
+  SNNLIB_CLONES void ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
+    ForwardBlocksImpl(a, t0, t1);                                                                         \
+  }                                                                                                       \
+  SNNLIB_CLONES void WeightGradBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                   \
+    WeightGradBlocksImpl(a, t0, t1);                                                                      \
+  }                                                                                                       \
+  SNNLIB_CLONES void SlotGrad(const MatmulArgs<T>& a, const int32_t* ids, const int32_t* counts, int64_t b0, \
+                              int64_t b1, T* gv) {                                                        \
+    SlotGradImpl(a, ids, counts, b0, b1, gv);                                                             \
+  }
+SNNLIB_DEFINE(float)
+SNNLIB_DEFINE(double)
+#undef SNNLIB_DEFINE
 #undef SNNLIB_CLONES
 
-// Splits n_tiles into at most `blocks` contiguous ranges and runs fn(block, t0, t1) in parallel.
-void ForBlocks(OpKernelContext* ctx, int64_t n_tiles, int64_t blocks, int64_t cost_per_tile,
-               const std::function<void(int64_t, int64_t, int64_t)>& fn) {
-  const int64_t per = (n_tiles + blocks - 1) / blocks;
-  ParallelFor(ctx, blocks, per * cost_per_tile, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; ++k) {
-      const int64_t t0 = k * per, t1 = std::min(n_tiles, t0 + per);
-      if (t0 < t1) fn(k, t0, t1);
-    }
-  });
-}
-
-int64_t NumBlocks(OpKernelContext* ctx, int64_t n_tiles) {
-  return std::max<int64_t>(1, std::min<int64_t>(n_tiles, 2 * NumThreads(ctx)));
+// Runs fn(t0, t1) over contiguous ranges of [0, n_tiles) on the thread pool (which sizes the
+// ranges from the cost; each range streams its own rows of W / dW).
+void ForTileRanges(OpKernelContext* ctx, int64_t n_tiles, int64_t cost_per_tile,
+                   const std::function<void(int64_t, int64_t)>& fn) {
+  ParallelFor(ctx, n_tiles, cost_per_tile, fn);
 }
 
 template <typename T>
@@ -296,22 +397,67 @@ class SparseMatmulOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(3), ids_t, op, "values", "ids"));
     const int64_t n_out = w_t.dim_size(0), n_in = w_t.dim_size(1);
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
-    Tensor* y_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n_out}), &y_t));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
+    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in);
+    const int64_t n_used = static_cast<int64_t>(index.columns.size());
+    Tensor *y_t, *columns_t, *wt_t;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n_out}), &y_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({n_used, n_out}), &wt_t));
+    std::copy(index.columns.begin(), index.columns.end(), columns_t->flat<int32_t>().data());
     T* y = y_t->flat<T>().data();
     if (n_out == 0 || batch == 0) return;
-    const std::vector<int32_t> used = UsedColumns(ids, counts, batch, cap, n_in, 0);
-    const TileArgs<T> a{w_t.flat<T>().data(), ids, counts, used.data(),
-                        static_cast<int64_t>(used.size()), n_out, n_in, batch, cap};
-    int64_t total_spikes = 0;
-    for (int64_t b = 0; b < batch; ++b) total_spikes += counts[2 * b];
-    const int64_t n_tiles = (n_out + kLanes - 1) / kLanes;
-    ForBlocks(ctx, n_tiles, NumBlocks(ctx, n_tiles), 4 * (kLanes * a.n_used + total_spikes + batch),
-              [&](int64_t, int64_t t0, int64_t t1) { ForwardTiles(a, t0, t1, y); });
+    if (n_used == 0) {
+      std::fill(y, y + batch * n_out, T(0));
+      return;
+    }
+    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, w_t.flat<T>().data(), y,
+                          wt_t->flat<T>().data(), nullptr, nullptr, nullptr};
+    const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
+    ForTileRanges(ctx, NumChunks(n_out), 2 * (kLanes * (n_in + n_used) + kLanes * spikes + batch),
+                  [&](int64_t t0, int64_t t1) { ForwardBlocks(a, t0, t1); });
   }
 };
+
+constexpr const char* kColumnsFix =
+    " (pass the columns and weights_t outputs of SnnlibSparseMatmul for the same spikes)";
+
+// columns: strictly ascending ids in [0, n_in); weights_t: [len(columns), n_out].
+absl::Status CheckColumns(const Tensor& columns, const Tensor& wt, int64_t n_in, int64_t n_out, const char* op) {
+  if (!TensorShapeUtils::IsVector(columns.shape())) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1; got shape ",
+                                                   columns.shape().DebugString(), kColumnsFix));
+  }
+  const int64_t n_used = columns.dim_size(0);
+  if (!TensorShapeUtils::IsMatrix(wt.shape()) || wt.dim_size(0) != n_used || wt.dim_size(1) != n_out) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must have shape [len(columns), out] = [",
+                                                   n_used, ", ", n_out, "]; got ", wt.shape().DebugString(),
+                                                   kColumnsFix));
+  }
+  const int32_t* col = columns.flat<int32_t>().data();
+  for (int64_t u = 0; u < n_used; ++u) {
+    if (col[u] < 0 || col[u] >= n_in || (u > 0 && col[u] <= col[u - 1])) {
+      return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be strictly ascending in [0, ", n_in,
+                                                     "); got columns[", u, "] = ", col[u], kColumnsFix));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Every slot i < counts[b, 1] must read one of the columns.
+absl::Status CheckSlotsInColumns(const SpikeIndex& index, const int32_t* ids, const int32_t* counts,
+                                 int64_t batch, int64_t cap, const char* op) {
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b + 1]; ++i) {
+      if (index.position[ids[b * cap + i]] < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": ids[", b, ", ", i, "] = ", ids[b * cap + i],
+                                                       " is not in columns", kColumnsFix));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 template <typename T>
 class SparseMatmulGradOp : public OpKernel {
@@ -324,6 +470,8 @@ class SparseMatmulGradOp : public OpKernel {
     const Tensor& ids_t = ctx->input(1);
     const Tensor& counts_t = ctx->input(2);
     const Tensor& g_t = ctx->input(3);
+    const Tensor& columns_t = ctx->input(4);
+    const Tensor& wt_t = ctx->input(5);
     OP_REQUIRES_OK(ctx, CheckMatmulInputs(w_t, ids_t, counts_t, op));
     OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_y"));
     const int64_t n_out = w_t.dim_size(0), n_in = w_t.dim_size(1);
@@ -331,41 +479,27 @@ class SparseMatmulGradOp : public OpKernel {
     OP_REQUIRES(ctx, g_t.dim_size(0) == batch && g_t.dim_size(1) == n_out,
                 absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch,
                                                         ", ", n_out, "]; got ", g_t.shape().DebugString())));
+    const int32_t* ids = ids_t.flat<int32_t>().data();
+    const int32_t* counts = counts_t.flat<int32_t>().data();
+    OP_REQUIRES_OK(ctx, CheckColumns(columns_t, wt_t, n_in, n_out, op));
+    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, columns_t.flat<int32_t>().data(),
+                                        columns_t.dim_size(0));
+    OP_REQUIRES_OK(ctx, CheckSlotsInColumns(index, ids, counts, batch, cap, op));
     Tensor *dw_t, *gv_t;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, w_t.shape(), &dw_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({batch, cap}), &gv_t));
-    const int32_t* ids = ids_t.flat<int32_t>().data();
-    const int32_t* counts = counts_t.flat<int32_t>().data();
-    T* dw = dw_t->flat<T>().data();
     T* gv = gv_t->flat<T>().data();
-    const int64_t slots = batch * cap;
     if (n_out == 0) {
-      std::fill(gv, gv + slots, T(0));
+      std::fill(gv, gv + batch * cap, T(0));
       return;
     }
-    const std::vector<int32_t> used = UsedColumns(ids, counts, batch, cap, n_in, 1);
-    const TileArgs<T> a{w_t.flat<T>().data(), ids, counts, used.data(),
-                        static_cast<int64_t>(used.size()), n_out, n_in, batch, cap};
-    int64_t total_slots = 0;
-    for (int64_t b = 0; b < batch; ++b) total_slots += counts[2 * b + 1];
-    const int64_t n_tiles = (n_out + kLanes - 1) / kLanes;
-    const int64_t blocks = NumBlocks(ctx, n_tiles);
-    // One lane-summed partial slot gradient per block of tiles, reduced below.
-    std::vector<T> partial(static_cast<size_t>(blocks * slots), T(0));
-    ForBlocks(ctx, n_tiles, blocks, 4 * (kLanes * (n_in + 2 * a.n_used) + 2 * total_slots + batch),
-              [&](int64_t k, int64_t t0, int64_t t1) {
-                BackwardTiles(a, t0, t1, g_t.flat<T>().data(), dw, partial.data() + k * slots);
-              });
-    for (int64_t b = 0; b < batch; ++b) {
-      const int32_t c1 = counts[2 * b + 1];
-      for (int64_t i = 0; i < cap; ++i) {
-        T acc = T(0);
-        if (i < c1) {
-          for (int64_t k = 0; k < blocks; ++k) acc += partial[k * slots + b * cap + i];
-        }
-        gv[b * cap + i] = acc;
-      }
-    }
+    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
+                          nullptr, wt_t.flat<T>().data(), g_t.flat<T>().data(), dw_t->flat<T>().data()};
+    ParallelFor(ctx, batch, 2 * cap * n_out + cap,
+                [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv); });
+    const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
+    ForTileRanges(ctx, NumChunks(n_out), 2 * (kLanes * n_in + kLanes * spikes),
+                  [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
   }
 };
 

@@ -50,8 +50,9 @@ class _CompiledOps:
             capacity=capacity))
 
     def sparse_matmul(self, weights, ids, counts, values):
-        return self._m.snnlib_sparse_matmul(weights=weights, ids=ids, counts=counts,
-                                            values=values)
+        y, _columns, _weights_t = self._m.snnlib_sparse_matmul(
+            weights=weights, ids=ids, counts=counts, values=values)
+        return y
 
     def sparse_to_dense(self, ids, counts, values, n):
         return self._m.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)

@@ -80,10 +80,16 @@ def _register_gradients(module) -> None:
         return [grad_v, None, None, None]
 
     @tf.RegisterGradient("SnnlibSparseMatmul")
-    def _sparse_matmul_grad(op, grad_y):
+    def _sparse_matmul_grad(op, grad_y, _g_columns, _g_weights_t):
+        # The forward op kept the weight columns the slots read (weights_t), so the backward
+        # pass never reads W again; `weights` only gives dW its shape.
         weights, ids, counts, _ = op.inputs
+        _, columns, weights_t = op.outputs
+        if grad_y is None:
+            grad_y = tf.zeros_like(op.outputs[0])
         grad_w, grad_values = module.snnlib_sparse_matmul_grad(
-            weights=weights, ids=ids, counts=counts, grad_y=grad_y)
+            weights=weights, ids=ids, counts=counts, grad_y=grad_y, columns=columns,
+            weights_t=weights_t)
         return [grad_w, None, None, grad_values]
 
     @tf.RegisterGradient("SnnlibSparseToDense")

@@ -109,6 +109,31 @@ def test_sparse_matmul_compiled_equals_reference(case, dtype, mode):
         np.testing.assert_allclose(a.numpy(), e, **TOL[dtype])
 
 
+def test_sparse_matmul_keeps_the_columns_its_slots_read():
+    lib = require_compiled()
+    rng = np.random.default_rng(7)
+    spikes = random_sparse(rng, 5, 40, 6)
+    w = rng.normal(size=(19, 40))
+    y, columns, weights_t = lib.snnlib_sparse_matmul(weights=w, ids=spikes.ids,
+                                                     counts=spikes.counts, values=spikes.values)
+    read = sorted({int(spikes.ids[b, i]) for b in range(5) for i in range(spikes.counts[b, 1])})
+    np.testing.assert_array_equal(columns.numpy(), read)
+    np.testing.assert_array_equal(weights_t.numpy(), w[:, read].T)
+
+
+def test_sparse_matmul_without_any_slot_is_zero():
+    lib = require_compiled()
+    w = np.ones((21, 35))
+    ids, counts = np.full((3, 4), 99, np.int32), np.zeros((3, 2), np.int32)
+    y, columns, weights_t = lib.snnlib_sparse_matmul(weights=w, ids=ids, counts=counts,
+                                                     values=np.zeros((3, 4)))
+    dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts,
+                                           grad_y=np.ones((3, 21)), columns=columns,
+                                           weights_t=weights_t)
+    assert columns.shape == (0,) and weights_t.shape == (0, 21)
+    assert not y.numpy().any() and not dw.numpy().any() and not gv.numpy().any()
+
+
 def _to_dense_and_grads(backend, spikes, n, g, mode):
     def run(values):
         with tf.GradientTape() as tape:

@@ -59,12 +59,14 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
             ones[key] = (tf.ones([n, n], tf.float32), tf.ones([batch, cap], tf.float32),
                          tf.ones([batch, n], tf.float32))
         w, values, g_dense = ones[key]
-        y = lib.snnlib_sparse_matmul(weights=w, ids=ids, counts=counts, values=values)
+        y, columns, weights_t = lib.snnlib_sparse_matmul(weights=w, ids=ids, counts=counts,
+                                                         values=values)
         dense = lib.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)
         np.testing.assert_array_equal(y.numpy()[:, 0], counts[:, 0])
         np.testing.assert_array_equal(dense.numpy().sum(axis=1), counts[:, 0])
         if k % 4 == 0:  # the gradient kernels on a quarter of the calls
-            dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts, grad_y=g_dense)
+            dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts, grad_y=g_dense,
+                                                   columns=columns, weights_t=weights_t)
             gd = lib.snnlib_sparse_to_dense_grad(ids=ids, counts=counts, grad_dense=g_dense)
             dv = lib.snnlib_select_spikes_grad(v=g_dense, ids=ids, counts=counts, grad_values=values,
                                                th1=1.0, beta=10.0)
@@ -91,7 +93,9 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
             lambda: lib.snnlib_sparse_to_dense(ids=bad_ids, counts=bad_counts,
                                                values=tf.ones([batch, cap]), n=n),
             lambda: lib.snnlib_sparse_matmul_grad(weights=tf.ones([2, n]), ids=bad_ids,
-                                                  counts=bad_counts, grad_y=tf.ones([batch, 2])),
+                                                  counts=bad_counts, grad_y=tf.ones([batch, 2]),
+                                                  columns=np.arange(n, dtype=np.int32),
+                                                  weights_t=tf.ones([n, 2])),
             lambda: lib.snnlib_sparse_to_dense_grad(ids=bad_ids, counts=bad_counts,
                                                     grad_dense=tf.ones([batch, n])),
             lambda: lib.snnlib_select_spikes_grad(v=tf.ones([batch, n]), ids=bad_ids,

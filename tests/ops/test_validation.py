@@ -125,6 +125,8 @@ def test_padding_ids_are_never_read(backend_name):
 def _raw_cases(lib):
     f64 = lambda x: tf.constant(x, tf.float64)  # noqa: E731
     good = dict(ids=IDS, counts=COUNTS)
+    # The forward op's columns (read by the slots i < counts[:, 1]) and weights[:, columns]^T.
+    cols = dict(columns=np.int32([1, 2, 4]), weights_t=f64(W[:, [1, 2, 4]].T))
     return {
         "select_v_rank": (lambda: lib.snnlib_select_spikes(
             v=f64(np.zeros(4)), th1=f64(1.0), th2=f64(0.9), beta=f64(10.0), capacity=2), "v"),
@@ -152,10 +154,19 @@ def _raw_cases(lib):
         "matmul_values": (lambda: lib.snnlib_sparse_matmul(
             weights=f64(W), ids=IDS, counts=COUNTS, values=f64(np.ones((1, 3)))), "values"),
         "matmul_grad_shape": (lambda: lib.snnlib_sparse_matmul_grad(
-            weights=f64(W), grad_y=f64(np.ones((2, 4))), **good), "grad_y"),
+            weights=f64(W), grad_y=f64(np.ones((2, 4))), **good, **cols), "grad_y"),
         "matmul_grad_ids": (lambda: lib.snnlib_sparse_matmul_grad(
-            weights=f64(W), ids=_bad_ids(1, 0, 8), counts=COUNTS, grad_y=f64(np.ones((2, 3)))),
-            "ids"),
+            weights=f64(W), ids=_bad_ids(1, 0, 8), counts=COUNTS, grad_y=f64(np.ones((2, 3))),
+            **cols), "ids"),
+        "matmul_grad_columns_order": (lambda: lib.snnlib_sparse_matmul_grad(
+            weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=np.int32([1, 4, 2]),
+            weights_t=cols["weights_t"]), "columns must be strictly ascending"),
+        "matmul_grad_columns_missing": (lambda: lib.snnlib_sparse_matmul_grad(
+            weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=np.int32([1, 2]),
+            weights_t=f64(np.ones((2, 3)))), "not in columns"),
+        "matmul_grad_weights_t": (lambda: lib.snnlib_sparse_matmul_grad(
+            weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=cols["columns"],
+            weights_t=f64(np.ones((3, 4)))), "weights_t"),
         "to_dense_ids": (lambda: lib.snnlib_sparse_to_dense(
             ids=_bad_ids(0, 1, -2), counts=COUNTS, values=f64(VALUES), n=8), "ids"),
         "to_dense_grad_batch": (lambda: lib.snnlib_sparse_to_dense_grad(
@@ -168,6 +179,7 @@ def _raw_cases(lib):
 RAW_NAMES = ["select_v_rank", "select_th1_rank", "select_capacity", "select_grad_ids",
              "select_grad_batch", "select_grad_values_shape", "matmul_counts",
              "matmul_counts_width", "matmul_values", "matmul_grad_shape", "matmul_grad_ids",
+             "matmul_grad_columns_order", "matmul_grad_columns_missing", "matmul_grad_weights_t",
              "to_dense_ids", "to_dense_grad_batch", "to_dense_grad_ids"]
 
 
