@@ -187,16 +187,24 @@ def capacity_sweep_figure(rows):
 
 
 def op_speed_figure(rows):
-    """Forward+backward time of sparse_matmul vs dense matmul against activity (log axes)."""
+    """Forward+backward time of sparse_matmul vs dense matmul against activity (log axes),
+    per call (solid) and per step inside one graph (dashed); see :mod:`snnlib.ops.opbench`."""
     act = [100 * r["activity"] for r in rows]
     fig, axes = _figure(2, 1, width=4.2)
-    axes[0, 0].loglog(act, [r["sparse_ms"] for r in rows], "o-", label=f"sparse_matmul ({rows[0]['backend']})")
-    axes[0, 0].loglog(act, [r["dense_ms"] for r in rows], "s-", label="dense tf.matmul")
-    axes[0, 0].set_ylabel("forward + backward [ms]")
-    axes[0, 0].legend(fontsize=8)
-    axes[0, 1].loglog(act, [r["speedup"] for r in rows], "o-", color="C2")
-    axes[0, 1].axhline(1.0, color="k", lw=0.8)
-    axes[0, 1].set_ylabel("speed-up (dense / sparse)")
+    ax = axes[0, 0]
+    ax.loglog(act, [r["sparse_ms"] for r in rows], "o-", color="C0",
+              label=f"sparse_matmul ({rows[0]['backend']}), per call")
+    ax.loglog(act, [r["sparse_graph_ms"] for r in rows], "o--", color="C0", label="  in graph")
+    ax.loglog(act, [r["dense_ms"] for r in rows], "s-", color="C1", label="dense tf.matmul, per call")
+    ax.loglog(act, [r["dense_graph_ms"] for r in rows], "s--", color="C1", label="  in graph")
+    ax.set_ylabel("forward + backward [ms]")
+    ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    ax.loglog(act, [r["speedup"] for r in rows], "o-", color="C2", label="per call")
+    ax.loglog(act, [r["speedup_graph"] for r in rows], "o--", color="C2", label="in graph")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_ylabel("speed-up (dense / sparse)")
+    ax.legend(fontsize=7)
     for ax in axes[0]:
         ax.set_xlabel("activity [%]")
     fig.tight_layout()
