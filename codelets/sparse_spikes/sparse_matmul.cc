@@ -15,6 +15,15 @@
 // backward pass never reads or transposes W again: the slot gradient is one contiguous dot
 // product per slot, and dW is written once, block by block, from per-column vector sums
 // transposed back. W and dW are each touched exactly once per call.
+//
+// SnnlibSparseMatmulT / SnnlibSparseMatmulTGrad: the same product with the weights stored
+// transposed, W^T [in, out] (the layout of the seed's fused layer with transpose_weights):
+//   y[b, :]          = sum_{i < counts[b, 0]} W^T[ids[b, i], :]
+//   grad_rows[u, :]  = sum over the spikes on input neuron columns[u] of g[b, :]      [U0, out]
+//   columns          = ascending input neurons with at least one spike                [U0]
+//   g_values[b, i]   = <g[b, :], W^T[ids[b, i], :]>          for i < counts[b, 1], else 0
+// Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
+// of the U0 rows), so neither W nor a dense dW is ever streamed whole.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +103,59 @@ REGISTER_OP("SnnlibSparseMatmulGrad")
     })
     .Doc("Gradients of SnnlibSparseMatmul w.r.t. weights and the slot values, from the forward "
          "op's columns and weights_t (weights gives the shape of the weight gradient).");
+
+REGISTER_OP("SnnlibSparseMatmulT")
+    .Input("weights_t: T")
+    .Input("ids: int32")
+    .Input("counts: int32")
+    .Input("values: T")
+    .Attr("T: {float, double}")
+    .Output("y: T")
+    .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      const char* op = "SnnlibSparseMatmulT";
+      ShapeHandle wt, values;
+      absl::Status s = c->WithRank(c->input(0), 2, &wt);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2 (in, out): ", s.message()));
+      DimensionHandle batch, cap;
+      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
+      s = c->WithRank(c->input(3), 2, &values);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": values must be rank 2: ", s.message()));
+      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
+      c->set_output(0, c->Matrix(batch, c->Dim(wt, 1)));
+      return absl::OkStatus();
+    })
+    .Doc("y[b, :] = sum over the first counts[b, 0] slots of weights_t[ids[b, i], :].");
+
+REGISTER_OP("SnnlibSparseMatmulTGrad")
+    .Input("weights_t: T")
+    .Input("ids: int32")
+    .Input("counts: int32")
+    .Input("grad_y: T")
+    .Attr("T: {float, double}")
+    .Output("grad_rows: T")
+    .Output("columns: int32")
+    .Output("grad_values: T")
+    .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      const char* op = "SnnlibSparseMatmulTGrad";
+      ShapeHandle wt, g;
+      absl::Status s = c->WithRank(c->input(0), 2, &wt);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2 (in, out): ", s.message()));
+      DimensionHandle batch, cap, out;
+      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
+      s = c->WithRank(c->input(3), 2, &g);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must be rank 2: ", s.message()));
+      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_y", "ids", &batch));
+      if (!c->Merge(c->Dim(g, 1), c->Dim(wt, 1), &out).ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = weights_t.shape[1] = ",
+                                                       c->Value(c->Dim(wt, 1)), "; got ", c->Value(c->Dim(g, 1))));
+      }
+      c->set_output(0, c->Matrix(c->UnknownDim(), out));
+      c->set_output(1, c->Vector(c->UnknownDim()));
+      c->set_output(2, c->Matrix(batch, cap));
+      return absl::OkStatus();
+    })
+    .Doc("Gradients of SnnlibSparseMatmulT: the weight gradient as rows (grad_rows at the "
+         "input neurons `columns`) and the slot values' gradient.");
 
 // Common checks of weights, ids, counts and a [B, *] companion tensor.
 inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const Tensor& counts,
@@ -359,6 +421,28 @@ inline __attribute__((always_inline)) void SlotGradImpl(const MatmulArgs<T>& a, 
   }
 }
 
+// dst[k, :] = sum_{e in [start[k], start[k + 1])} src[list[e], :] for k in [k0, k1) (rows of
+// n_cols); the row lists of the transposed-layout op.
+template <typename T>
+inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_cols, const int32_t* list,
+                                                       const int32_t* start, int64_t k0, int64_t k1, T* dst) {
+  using Vec = typename Lanes<T>::Vec;
+  const int64_t full = n_cols / kLanes * kLanes;
+  for (int64_t k = k0; k < k1; ++k) {
+    T* out = dst + k * n_cols;
+    for (int64_t n = 0; n < full; n += kLanes) {
+      Vec acc = {};
+      for (int32_t e = start[k]; e < start[k + 1]; ++e) acc += LoadLanes(src + list[e] * n_cols + n, kLanes);
+      StoreLanes(out + n, acc, kLanes);
+    }
+    for (int64_t n = full; n < n_cols; ++n) {
+      T acc = T(0);
+      for (int32_t e = start[k]; e < start[k + 1]; ++e) acc += src[list[e] * n_cols + n];
+      out[n] = acc;
+    }
+  }
+}
+
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DEFINE(T)                                                                                    \
   SNNLIB_CLONES void ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
@@ -370,14 +454,25 @@ inline __attribute__((always_inline)) void SlotGradImpl(const MatmulArgs<T>& a, 
   SNNLIB_CLONES void SlotGrad(const MatmulArgs<T>& a, const int32_t* ids, const int32_t* counts, int64_t b0, \
                               int64_t b1, T* gv) {                                                        \
     SlotGradImpl(a, ids, counts, b0, b1, gv);                                                             \
+  }                                                                                                       \
+  SNNLIB_CLONES void SumRows(const T* src, int64_t n_cols, const int32_t* list, const int32_t* start,     \
+                             int64_t k0, int64_t k1, T* dst) {                                            \
+    SumRowsImpl(src, n_cols, list, start, k0, k1, dst);                                                   \
   }
 SNNLIB_DEFINE(float)
 SNNLIB_DEFINE(double)
 #undef SNNLIB_DEFINE
 #undef SNNLIB_CLONES
 
+// Costs passed to the thread pool are estimated CPU cycles per work unit: the pool runs work
+// below about 10^5 cycles on the calling thread, where handing it to another thread would cost
+// more than it saves (measured: splitting a 10 us kernel over two threads made it slower).
+// VectorCost: n multiply-adds of streamed floats, about two cycles per SIMD vector.
+inline int64_t VectorCost(int64_t n) { return 2 * ((n + kLanes - 1) / kLanes); }
+
 // Runs fn(t0, t1) over contiguous ranges of [0, n_tiles) on the thread pool (which sizes the
-// ranges from the cost; each range streams its own rows of W / dW).
+// ranges from the cost; each range streams its own rows of W / dW). A tile costs about four
+// cycles per input column (load and transpose) plus two per vector add.
 void ForTileRanges(OpKernelContext* ctx, int64_t n_tiles, int64_t cost_per_tile,
                    const std::function<void(int64_t, int64_t)>& fn) {
   ParallelFor(ctx, n_tiles, cost_per_tile, fn);
@@ -415,7 +510,7 @@ class SparseMatmulOp : public OpKernel {
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, w_t.flat<T>().data(), y,
                           wt_t->flat<T>().data(), nullptr, nullptr, nullptr};
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
-    ForTileRanges(ctx, NumChunks(n_out), 2 * (kLanes * (n_in + n_used) + kLanes * spikes + batch),
+    ForTileRanges(ctx, NumChunks(n_out), 4 * (n_in + n_used) + 2 * (spikes + batch),
                   [&](int64_t t0, int64_t t1) { ForwardBlocks(a, t0, t1); });
   }
 };
@@ -495,11 +590,102 @@ class SparseMatmulGradOp : public OpKernel {
     }
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
                           nullptr, wt_t.flat<T>().data(), g_t.flat<T>().data(), dw_t->flat<T>().data()};
-    ParallelFor(ctx, batch, 2 * cap * n_out + cap,
+    ParallelFor(ctx, batch, VectorCost(cap * n_out),
                 [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv); });
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
-    ForTileRanges(ctx, NumChunks(n_out), 2 * (kLanes * n_in + kLanes * spikes),
+    ForTileRanges(ctx, NumChunks(n_out), 4 * n_in + 2 * spikes,
                   [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
+  }
+};
+
+// Input neurons 0 .. n - 1 (the rows of weights_t: every id is its own row).
+std::vector<int32_t> AllColumns(int64_t n) {
+  std::vector<int32_t> all(n);
+  for (int64_t j = 0; j < n; ++j) all[j] = static_cast<int32_t>(j);
+  return all;
+}
+
+template <typename T>
+class SparseMatmulTOp : public OpKernel {
+ public:
+  explicit SparseMatmulTOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const char* op = "SnnlibSparseMatmulT";
+    const Tensor& wt_t = ctx->input(0);
+    const Tensor& ids_t = ctx->input(1);
+    const Tensor& counts_t = ctx->input(2);
+    OP_REQUIRES_OK(ctx, CheckMatrix(wt_t, op, "weights_t"));
+    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, wt_t.dim_size(0), op, "in (weights_t.shape[0])"));
+    OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(3), ids_t, op, "values", "ids"));
+    const int64_t n_out = wt_t.dim_size(1), batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
+    Tensor* y_t;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n_out}), &y_t));
+    const int32_t* ids = ids_t.flat<int32_t>().data();
+    const int32_t* counts = counts_t.flat<int32_t>().data();
+    // Row list of sample b: its spikes, ids[b, 0 .. counts[b, 0]).
+    std::vector<int32_t> start(batch + 1, 0), list;
+    list.reserve(batch * cap);
+    for (int64_t b = 0; b < batch; ++b) {
+      list.insert(list.end(), ids + b * cap, ids + b * cap + counts[2 * b]);
+      start[b + 1] = static_cast<int32_t>(list.size());
+    }
+    ParallelFor(ctx, batch, VectorCost((cap + 1) * n_out), [&](int64_t b0, int64_t b1) {
+      SumRows(wt_t.flat<T>().data(), n_out, list.data(), start.data(), b0, b1, y_t->flat<T>().data());
+    });
+  }
+};
+
+template <typename T>
+class SparseMatmulTGradOp : public OpKernel {
+ public:
+  explicit SparseMatmulTGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const char* op = "SnnlibSparseMatmulTGrad";
+    const Tensor& wt_t = ctx->input(0);
+    const Tensor& ids_t = ctx->input(1);
+    const Tensor& counts_t = ctx->input(2);
+    const Tensor& g_t = ctx->input(3);
+    OP_REQUIRES_OK(ctx, CheckMatrix(wt_t, op, "weights_t"));
+    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, wt_t.dim_size(0), op, "in (weights_t.shape[0])"));
+    OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_y"));
+    const int64_t n_in = wt_t.dim_size(0), n_out = wt_t.dim_size(1);
+    const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
+    OP_REQUIRES(ctx, g_t.dim_size(0) == batch && g_t.dim_size(1) == n_out,
+                absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch,
+                                                        ", ", n_out, "]; got ", g_t.shape().DebugString())));
+    const int32_t* ids = ids_t.flat<int32_t>().data();
+    const int32_t* counts = counts_t.flat<int32_t>().data();
+    const std::vector<int32_t> all = AllColumns(n_in);
+    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, all.data(), n_in);
+    // The input neurons with spikes, and the ranges of their spikes in index.spike_b.
+    std::vector<int32_t> columns, start{0};
+    for (int64_t j = 0; j < n_in; ++j) {
+      if (index.spike_start[j + 1] > index.spike_start[j]) {
+        columns.push_back(static_cast<int32_t>(j));
+        start.push_back(index.spike_start[j + 1]);
+      }
+    }
+    const int64_t n_used = static_cast<int64_t>(columns.size());
+    Tensor *rows_t, *columns_t, *gv_t;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({n_used, n_out}), &rows_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({batch, cap}), &gv_t));
+    std::copy(columns.begin(), columns.end(), columns_t->flat<int32_t>().data());
+    const T* g = g_t.flat<T>().data();
+    const int32_t* spike_b = index.spike_b.data();
+    const int32_t* first = index.spike_start.data();  // spikes of column j start at first[j]
+    ParallelFor(ctx, n_used, VectorCost(3 * n_out), [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int32_t range[2] = {first[columns[u]], first[columns[u] + 1]};
+        SumRows(g, n_out, spike_b, range, 0, 1, rows_t->flat<T>().data() + u * n_out);
+      }
+    });
+    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
+                          nullptr, wt_t.flat<T>().data(), g, nullptr};
+    ParallelFor(ctx, batch, VectorCost(cap * n_out),
+                [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv_t->flat<T>().data()); });
   }
 };
 
@@ -508,7 +694,12 @@ class SparseMatmulGradOp : public OpKernel {
                           SparseMatmulOp<T>);                                                   \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseMatmulGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),                 \
-      SparseMatmulGradOp<T>);
+      SparseMatmulGradOp<T>);                                                                   \
+  REGISTER_KERNEL_BUILDER(Name("SnnlibSparseMatmulT").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+                          SparseMatmulTOp<T>);                                                  \
+  REGISTER_KERNEL_BUILDER(                                                                      \
+      Name("SnnlibSparseMatmulTGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),                \
+      SparseMatmulTGradOp<T>);
 SNNLIB_REGISTER(float)
 SNNLIB_REGISTER(double)
 #undef SNNLIB_REGISTER

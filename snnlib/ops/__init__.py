@@ -3,7 +3,7 @@
 Public ops (leading axes ``...`` are flattened internally; the kernels see ``[M, ...]``):
 
 * :func:`select_spikes` ``v [..., N] -> (SparseSpikes [..., S], dropped [...])``
-* :func:`sparse_matmul` ``(W [out, in], SparseSpikes [..., S]) -> y [..., out]``
+* :func:`sparse_matmul` ``(W [out, in] or W^T [in, out], SparseSpikes [..., S]) -> y [..., out]``
 * :func:`sparse_to_dense` ``SparseSpikes [..., S] -> 0/1 [..., n]``
 * :func:`dense_to_sparse` ``0/1 [..., N] -> (SparseSpikes [..., S], dropped [...])`` (data)
 
@@ -53,6 +53,10 @@ class _CompiledOps:
         y, _columns, _weights_t = self._m.snnlib_sparse_matmul(
             weights=weights, ids=ids, counts=counts, values=values)
         return y
+
+    def sparse_matmul_t(self, weights_t, ids, counts, values):
+        return self._m.snnlib_sparse_matmul_t(weights_t=weights_t, ids=ids, counts=counts,
+                                              values=values)
 
     def sparse_to_dense(self, ids, counts, values, n):
         return self._m.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)
@@ -198,25 +202,37 @@ def select_spikes(v, *, th1: float, th2: float | None = None, capacity: int, bet
     return SparseSpikes(ids, counts, values), dropped
 
 
-def sparse_matmul(weights, spikes: SparseSpikes, *, backend: str | None = None):
+WEIGHT_LAYOUTS = ("out_in", "in_out")
+
+
+def sparse_matmul(weights, spikes: SparseSpikes, *, weights_layout: str = "out_in",
+                  backend: str | None = None):
     """Dense weights times binary sparse spikes: ``y[..., n] = sum_{i < counts[..., 0]}
-    weights[n, ids[..., i]]``.
+    W[n, ids[..., i]]``.
 
     Gradients: ``dW[n, ids[i]] += g[n]`` over real spikes (``i < counts[0]``);
-    ``g_values[i] = sum_n g[n] weights[n, ids[i]]`` for ``i < counts[1]`` (candidates included,
+    ``g_values[i] = sum_n g[n] W[n, ids[i]]`` for ``i < counts[1]`` (candidates included,
     0 beyond). Spikes without ``values`` get no gradient.
 
     Args:
-        weights: float ``[out, in]`` (kept in this layout, never transposed).
+        weights: float ``W [out, in]`` (``weights_layout="out_in"``, the layout of every
+            network here; its gradient is a dense ``[out, in]`` tensor), or ``W^T [in, out]``
+            (``"in_out"``; its gradient is a ``tf.IndexedSlices`` holding only the rows of the
+            input neurons that spiked, so neither the weights nor a dense gradient is streamed
+            whole: the fast layout at low activity).
         spikes: :class:`SparseSpikes` with ``ids [..., S]``, ids in ``[0, in)``.
+        weights_layout: ``"out_in"`` or ``"in_out"``, see ``weights``.
         backend: ``None``, ``"compiled"`` or ``"reference"``.
 
     Returns:
         float ``[..., out]`` in the dtype of ``weights``.
     """
+    if weights_layout not in WEIGHT_LAYOUTS:
+        raise ValueError(f"weights_layout must be one of {WEIGHT_LAYOUTS}; got {weights_layout!r}")
     weights = _float_tensor(weights, "weights")
     if weights.shape.rank != 2:
-        raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
+        shape = "(out, in)" if weights_layout == "out_in" else "(in, out)"
+        raise ValueError(f"weights must be rank 2 {shape}; got shape {weights.shape}")
     ids, counts, values = _check_spikes(spikes, "sparse_matmul")
     if values is not None and values.dtype != weights.dtype:
         raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
@@ -229,7 +245,11 @@ def sparse_matmul(weights, spikes: SparseSpikes, *, backend: str | None = None):
                                 else ids.shape[-1], weights.dtype)
     else:
         values = _flatten(values, 1)
-    y = _ops(backend).sparse_matmul(weights, ids, counts, values)
+    impl = _ops(backend)
+    if weights_layout == "out_in":
+        y = impl.sparse_matmul(weights, ids, counts, values)
+    else:
+        y = impl.sparse_matmul_t(weights, ids, counts, values)
     return _unflatten(y, lead, lead_static, rank)
 
 

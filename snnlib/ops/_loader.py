@@ -92,6 +92,15 @@ def _register_gradients(module) -> None:
             weights_t=weights_t)
         return [grad_w, None, None, grad_values]
 
+    @tf.RegisterGradient("SnnlibSparseMatmulT")
+    def _sparse_matmul_t_grad(op, grad_y):
+        # Row-sparse weight gradient: only the input neurons that spiked get a row.
+        weights_t, ids, counts, _ = op.inputs
+        rows, columns, grad_values = module.snnlib_sparse_matmul_t_grad(
+            weights_t=weights_t, ids=ids, counts=counts, grad_y=grad_y)
+        grad_w = tf.IndexedSlices(rows, columns, dense_shape=tf.shape(weights_t))
+        return [grad_w, None, None, grad_values]
+
     @tf.RegisterGradient("SnnlibSparseToDense")
     def _sparse_to_dense_grad(op, grad_dense):
         ids, counts, _ = op.inputs

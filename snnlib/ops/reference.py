@@ -197,6 +197,45 @@ def sparse_matmul(weights, ids, counts, values):
     return matmul(weights, values)
 
 
+def sparse_matmul_t(weights_t, ids, counts, values):
+    """:func:`sparse_matmul` with transposed weights ``W^T [in, out]``:
+    ``y[b, :] = sum_{i < counts[b, 0]} weights_t[ids[b, i], :]``.
+
+    Gradients (``g = dL/dy``): a ``tf.IndexedSlices`` for ``weights_t`` with one row
+    ``g[b, :]`` per real spike (``i < counts[b, 0]``) at row ``ids[b, i]`` (repeated indices are
+    summed when densified), and ``g_values[b, i] = <g[b, :], weights_t[ids[b, i], :]>`` for
+    ``i < counts[b, 1]``, else 0.
+
+    Args:
+        weights_t: float ``[in, out]``.
+        ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
+        values: float ``[B, S]``, the gradient carrier (its entries are not read).
+
+    Returns:
+        float ``[B, out]``.
+    """
+    op = "sparse_matmul"
+    weights_t = tf.convert_to_tensor(weights_t)
+    ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
+        ids, counts, values, tf.shape(weights_t)[0], op=op, n_name="in (weights_t.shape[0])",
+        dtype=weights_t.dtype)
+
+    @tf.custom_gradient
+    def matmul(w_t, _values):
+        rows = tf.gather(w_t, safe_ids)  # [B, S, out]
+        y = tf.einsum("bs,bso->bo", mask0, rows)
+
+        def grad(g):
+            out = tf.shape(w_t)[1]
+            contrib = tf.reshape(mask0[:, :, None] * g[:, None, :], [-1, out])
+            grad_w = tf.IndexedSlices(contrib, tf.reshape(safe_ids, [-1]), tf.shape(w_t))
+            return grad_w, tf.einsum("bo,bso->bs", g, rows) * mask1
+
+        return y, grad
+
+    return matmul(weights_t, values)
+
+
 def sparse_to_dense(ids, counts, values, n: int):
     """``dense[b, ids[b, i]] = 1`` for ``i < counts[b, 0]``, else 0.
 

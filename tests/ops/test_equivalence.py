@@ -67,15 +67,22 @@ def test_select_spikes_gradient_is_the_surrogate_on_listed_neurons(backend_name)
     np.testing.assert_allclose(tape.gradient(loss, v).numpy(), expected, rtol=1e-12)
 
 
-def _matmul_and_grads(backend, w, spikes, g, mode):
+def _matmul_and_grads(backend, w, spikes, g, mode, layout="out_in"):
+    """``(y, dL/dW, dL/dvalues)``; with ``layout="in_out"`` ``w`` is passed transposed and the
+    (row-sparse) gradient comes back densified in the ``[out, in]`` layout."""
     def run(w, values):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([w, values])
             y = ops.sparse_matmul(w, SparseSpikes(spikes.ids, spikes.counts, values),
-                                  backend=backend)
+                                  weights_layout=layout, backend=backend)
             loss = tf.reduce_sum(y * g)
-        return y, tape.gradient(loss, w), tape.gradient(loss, values)
+        grad_w = tape.gradient(loss, w)
+        if layout == "in_out":
+            assert isinstance(grad_w, tf.IndexedSlices)
+            grad_w = tf.transpose(tf.convert_to_tensor(grad_w))
+        return y, grad_w, tape.gradient(loss, values)
 
+    w = w if layout == "out_in" else np.ascontiguousarray(w.T)
     return _maybe_function(run, mode)(tf.constant(w), tf.constant(spikes.values))
 
 
@@ -107,6 +114,42 @@ def test_sparse_matmul_compiled_equals_reference(case, dtype, mode):
                 dw[:, j] += g.numpy()[b]
     for a, e in zip(ref, (y, dw, gv)):
         np.testing.assert_allclose(a.numpy(), e, **TOL[dtype])
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize("case", CASES)
+def test_transposed_weights_give_the_same_product_and_gradients(case, backend, mode):
+    if backend == "compiled":
+        require_compiled()
+    rng = np.random.default_rng(200 + CASES.index(case))
+    batch, n_in, n_out, capacity, _ = case
+    spikes = random_sparse(rng, batch, n_in, capacity)
+    w = rng.normal(size=(n_out, n_in))
+    g = tf.constant(rng.normal(size=(batch, n_out)))
+    want = _matmul_and_grads("reference", w, spikes, g, mode)
+    got = _matmul_and_grads(backend, w, spikes, g, mode, layout="in_out")
+    for a, b in zip(want, got):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), **TOL[np.float64])
+
+
+def test_transposed_weight_gradient_has_only_the_spiking_rows():
+    lib = require_compiled()
+    ids = np.array([[3, 1, 0], [3, 0, 0]], np.int32)
+    counts = np.array([[1, 2], [1, 1]], np.int32)  # spikes: 3 and 3; candidate: 1
+    g = np.array([[1.0, 2.0], [10.0, 20.0]])
+    rows, columns, gv = lib.snnlib_sparse_matmul_t_grad(
+        weights_t=np.ones((5, 2)), ids=ids, counts=counts, grad_y=g)
+    np.testing.assert_array_equal(columns.numpy(), [3])
+    np.testing.assert_array_equal(rows.numpy(), [[11.0, 22.0]])
+    np.testing.assert_array_equal(gv.numpy(), [[3.0, 3.0, 0.0], [30.0, 0.0, 0.0]])
+
+
+def test_unknown_weight_layout_is_refused():
+    with pytest.raises(ValueError, match="weights_layout"):
+        ops.sparse_matmul(np.ones((2, 3)), SparseSpikes(np.zeros((1, 1), np.int32),
+                                                        np.zeros((1, 2), np.int32)),
+                          weights_layout="transposed")
 
 
 def test_sparse_matmul_keeps_the_columns_its_slots_read():

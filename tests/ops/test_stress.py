@@ -63,6 +63,8 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
                                                          values=values)
         dense = lib.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)
         np.testing.assert_array_equal(y.numpy()[:, 0], counts[:, 0])
+        y_t = lib.snnlib_sparse_matmul_t(weights_t=w, ids=ids, counts=counts, values=values)
+        np.testing.assert_array_equal(y_t.numpy(), y.numpy())
         np.testing.assert_array_equal(dense.numpy().sum(axis=1), counts[:, 0])
         if k % 4 == 0:  # the gradient kernels on a quarter of the calls
             dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts, grad_y=g_dense,
@@ -71,6 +73,10 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
             dv = lib.snnlib_select_spikes_grad(v=g_dense, ids=ids, counts=counts, grad_values=values,
                                                th1=1.0, beta=10.0)
             assert dw.numpy().sum() == n * counts[:, 0].sum()
+            rows, _, gv_t = lib.snnlib_sparse_matmul_t_grad(weights_t=w, ids=ids, counts=counts,
+                                                            grad_y=g_dense)
+            assert rows.numpy().sum() == n * counts[:, 0].sum()
+            np.testing.assert_array_equal(gv_t.numpy(), gv.numpy())
             np.testing.assert_array_equal(gd.numpy().sum(axis=1), counts[:, 1])
             assert dv.shape == (batch, n) and gv.shape == (batch, cap)
     v_all = rng.uniform(0.0, 2.0, size=(N_VALID, 8)).astype(np.float32)
@@ -98,6 +104,10 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
                                                   weights_t=tf.ones([n, 2])),
             lambda: lib.snnlib_sparse_to_dense_grad(ids=bad_ids, counts=bad_counts,
                                                     grad_dense=tf.ones([batch, n])),
+            lambda: lib.snnlib_sparse_matmul_t(weights_t=tf.ones([n, 2]), ids=bad_ids,
+                                               counts=bad_counts, values=tf.ones([batch, cap])),
+            lambda: lib.snnlib_sparse_matmul_t_grad(weights_t=tf.ones([n, 2]), ids=bad_ids,
+                                                    counts=bad_counts, grad_y=tf.ones([batch, 2])),
             lambda: lib.snnlib_select_spikes_grad(v=tf.ones([batch, n]), ids=bad_ids,
                                                   counts=bad_counts,
                                                   grad_values=tf.ones([batch, cap]),

@@ -112,6 +112,21 @@ def test_valid_baseline_of_the_invalid_cases_runs(backend_name, mode):
     np.testing.assert_array_equal(sp.counts.numpy(), [[5, 5], [5, 5]])
 
 
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_transposed_layout_checks_ids_against_its_rows(backend_name, mode):
+    def run(ids):
+        return ops.sparse_matmul(W.T, SparseSpikes(ids, COUNTS, VALUES), weights_layout="in_out",
+                                 backend=backend_name)
+
+    call = tf.function(run) if mode == "graph" else run
+    np.testing.assert_array_equal(call(IDS).numpy(), np.ones((2, 3)))
+    with pytest.raises(ERRORS, match="ids"):
+        call(_bad_ids(1, 0, 8)).numpy()
+    with pytest.raises(ValueError, match=r"rank 2 \(in, out\)"):
+        ops.sparse_matmul(np.ones(8), SparseSpikes(IDS, COUNTS, VALUES), weights_layout="in_out",
+                          backend=backend_name)
+
+
 def test_padding_ids_are_never_read(backend_name):
     ids = np.array([[1, -5, 99]], np.int32)  # slots 1, 2 are padding (counts1 = 1)
     spikes = SparseSpikes(ids, np.array([[1, 1]], np.int32), np.array([[1.0, 0.0, 0.0]]))
@@ -167,6 +182,15 @@ def _raw_cases(lib):
         "matmul_grad_weights_t": (lambda: lib.snnlib_sparse_matmul_grad(
             weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=cols["columns"],
             weights_t=f64(np.ones((3, 4)))), "weights_t"),
+        "matmul_t_ids": (lambda: lib.snnlib_sparse_matmul_t(
+            weights_t=f64(W.T), ids=_bad_ids(0, 1, 8), counts=COUNTS, values=f64(VALUES)), "ids"),
+        "matmul_t_rank": (lambda: lib.snnlib_sparse_matmul_t(
+            weights_t=f64(np.ones(8)), values=f64(VALUES), **good), "weights_t"),
+        "matmul_t_grad_shape": (lambda: lib.snnlib_sparse_matmul_t_grad(
+            weights_t=f64(W.T), grad_y=f64(np.ones((2, 4))), **good), "grad_y"),
+        "matmul_t_grad_counts": (lambda: lib.snnlib_sparse_matmul_t_grad(
+            weights_t=f64(W.T), ids=IDS, counts=_bad_counts(1, [2, 1]),
+            grad_y=f64(np.ones((2, 3)))), "counts"),
         "to_dense_ids": (lambda: lib.snnlib_sparse_to_dense(
             ids=_bad_ids(0, 1, -2), counts=COUNTS, values=f64(VALUES), n=8), "ids"),
         "to_dense_grad_batch": (lambda: lib.snnlib_sparse_to_dense_grad(
@@ -180,6 +204,7 @@ RAW_NAMES = ["select_v_rank", "select_th1_rank", "select_capacity", "select_grad
              "select_grad_batch", "select_grad_values_shape", "matmul_counts",
              "matmul_counts_width", "matmul_values", "matmul_grad_shape", "matmul_grad_ids",
              "matmul_grad_columns_order", "matmul_grad_columns_missing", "matmul_grad_weights_t",
+             "matmul_t_ids", "matmul_t_rank", "matmul_t_grad_shape", "matmul_t_grad_counts",
              "to_dense_ids", "to_dense_grad_batch", "to_dense_grad_ids"]
 
 
