@@ -187,21 +187,27 @@ def capacity_sweep_figure(rows):
 
 
 def op_speed_figure(rows):
-    """Forward+backward time of sparse_matmul vs dense matmul against activity (log axes),
-    per call (solid) and per step inside one graph (dashed); see :mod:`snnlib.ops.opbench`."""
+    """Forward+backward time of sparse_matmul (both weight layouts) vs dense matmul against
+    activity (log axes), per call (solid) and per step inside one graph (dashed); see
+    :mod:`snnlib.ops.opbench`."""
     act = [100 * r["activity"] for r in rows]
     fig, axes = _figure(2, 1, width=4.2)
     ax = axes[0, 0]
     ax.loglog(act, [r["sparse_ms"] for r in rows], "o-", color="C0",
               label=f"sparse_matmul ({rows[0]['backend']}), per call")
     ax.loglog(act, [r["sparse_graph_ms"] for r in rows], "o--", color="C0", label="  in graph")
+    ax.loglog(act, [r["sparse_t_ms"] for r in rows], "^-", color="C3",
+              label="sparse_matmul, W^T [in, out], per call")
+    ax.loglog(act, [r["sparse_t_graph_ms"] for r in rows], "^--", color="C3", label="  in graph")
     ax.loglog(act, [r["dense_ms"] for r in rows], "s-", color="C1", label="dense tf.matmul, per call")
     ax.loglog(act, [r["dense_graph_ms"] for r in rows], "s--", color="C1", label="  in graph")
     ax.set_ylabel("forward + backward [ms]")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
-    ax.loglog(act, [r["speedup"] for r in rows], "o-", color="C2", label="per call")
-    ax.loglog(act, [r["speedup_graph"] for r in rows], "o--", color="C2", label="in graph")
+    ax.loglog(act, [r["speedup"] for r in rows], "o-", color="C0", label="W [out, in], per call")
+    ax.loglog(act, [r["speedup_graph"] for r in rows], "o--", color="C0", label="  in graph")
+    ax.loglog(act, [r["speedup_t"] for r in rows], "^-", color="C3", label="W^T [in, out], per call")
+    ax.loglog(act, [r["speedup_t_graph"] for r in rows], "^--", color="C3", label="  in graph")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_ylabel("speed-up (dense / sparse)")
     ax.legend(fontsize=7)
