@@ -41,6 +41,33 @@ using ::tensorflow::OpKernel;
 using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::TensorShape;
 
+// Shape checks shared by the four matmul ops: input 0 is the weight matrix `w_name` (rank 2,
+// `layout`), whose axis `out_axis` is the output size; inputs 1, 2 are ids and counts; input 3
+// is `second`: the [batch, S] values (forward) or the [batch, out] grad_y (backward).
+struct MatmulDims {
+  ShapeHandle w;
+  DimensionHandle batch, cap, out;
+};
+
+absl::Status MatmulShapes(InferenceContext* c, const char* op, const char* w_name, const char* layout,
+                          int out_axis, bool backward, MatmulDims* d) {
+  absl::Status s = c->WithRank(c->input(0), 2, &d->w);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", w_name, " must be rank 2 ", layout, ": ", s.message()));
+  TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &d->batch, &d->cap));
+  const char* second_name = backward ? "grad_y" : "values";
+  ShapeHandle second;
+  s = c->WithRank(c->input(3), 2, &second);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", second_name, " must be rank 2: ", s.message()));
+  TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(second, 0), d->batch, op, second_name, "ids", &d->batch));
+  d->out = c->Dim(d->w, out_axis);
+  if (backward && !c->Merge(c->Dim(second, 1), d->out, &d->out).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = ", w_name,
+                                                   ".shape[", out_axis, "] = ", c->Value(c->Dim(d->w, out_axis)),
+                                                   "; got ", c->Value(c->Dim(second, 1))));
+  }
+  return absl::OkStatus();
+}
+
 REGISTER_OP("SnnlibSparseMatmul")
     .Input("weights: T")
     .Input("ids: int32")
@@ -51,18 +78,11 @@ REGISTER_OP("SnnlibSparseMatmul")
     .Output("columns: int32")
     .Output("weights_t: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
-      const char* op = "SnnlibSparseMatmul";
-      ShapeHandle w, values;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in): ", s.message()));
-      DimensionHandle batch, cap;
-      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
-      s = c->WithRank(c->input(3), 2, &values);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": values must be rank 2: ", s.message()));
-      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
-      c->set_output(0, c->Matrix(batch, c->Dim(w, 0)));
+      MatmulDims d;
+      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmul", "weights", "(out, in)", 0, false, &d));
+      c->set_output(0, c->Matrix(d.batch, d.out));
       c->set_output(1, c->Vector(c->UnknownDim()));
-      c->set_output(2, c->Matrix(c->UnknownDim(), c->Dim(w, 0)));
+      c->set_output(2, c->Matrix(c->UnknownDim(), d.out));
       return absl::OkStatus();
     })
     .Doc("y[b, n] = sum over the first counts[b, 0] slots of weights[n, ids[b, i]]; also the "
@@ -80,25 +100,15 @@ REGISTER_OP("SnnlibSparseMatmulGrad")
     .Output("grad_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseMatmulGrad";
-      ShapeHandle w, g;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in): ", s.message()));
-      DimensionHandle batch, cap, out;
-      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
-      s = c->WithRank(c->input(3), 2, &g);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must be rank 2: ", s.message()));
-      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_y", "ids", &batch));
-      if (!c->Merge(c->Dim(g, 1), c->Dim(w, 0), &out).ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = weights.shape[0] = ",
-                                                       c->Value(c->Dim(w, 0)), "; got ", c->Value(c->Dim(g, 1))));
-      }
+      MatmulDims d;
+      TF_RETURN_IF_ERROR(MatmulShapes(c, op, "weights", "(out, in)", 0, true, &d));
       ShapeHandle columns, wt;
-      s = c->WithRank(c->input(4), 1, &columns);
+      absl::Status s = c->WithRank(c->input(4), 1, &columns);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1: ", s.message()));
       s = c->WithRank(c->input(5), 2, &wt);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2: ", s.message()));
-      c->set_output(0, w);
-      c->set_output(1, c->Matrix(batch, cap));
+      c->set_output(0, d.w);
+      c->set_output(1, c->Matrix(d.batch, d.cap));
       return absl::OkStatus();
     })
     .Doc("Gradients of SnnlibSparseMatmul w.r.t. weights and the slot values, from the forward "
@@ -112,16 +122,9 @@ REGISTER_OP("SnnlibSparseMatmulT")
     .Attr("T: {float, double}")
     .Output("y: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
-      const char* op = "SnnlibSparseMatmulT";
-      ShapeHandle wt, values;
-      absl::Status s = c->WithRank(c->input(0), 2, &wt);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2 (in, out): ", s.message()));
-      DimensionHandle batch, cap;
-      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
-      s = c->WithRank(c->input(3), 2, &values);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": values must be rank 2: ", s.message()));
-      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
-      c->set_output(0, c->Matrix(batch, c->Dim(wt, 1)));
+      MatmulDims d;
+      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulT", "weights_t", "(in, out)", 1, false, &d));
+      c->set_output(0, c->Matrix(d.batch, d.out));
       return absl::OkStatus();
     })
     .Doc("y[b, :] = sum over the first counts[b, 0] slots of weights_t[ids[b, i], :].");
@@ -136,33 +139,35 @@ REGISTER_OP("SnnlibSparseMatmulTGrad")
     .Output("columns: int32")
     .Output("grad_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
-      const char* op = "SnnlibSparseMatmulTGrad";
-      ShapeHandle wt, g;
-      absl::Status s = c->WithRank(c->input(0), 2, &wt);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2 (in, out): ", s.message()));
-      DimensionHandle batch, cap, out;
-      TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
-      s = c->WithRank(c->input(3), 2, &g);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must be rank 2: ", s.message()));
-      TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_y", "ids", &batch));
-      if (!c->Merge(c->Dim(g, 1), c->Dim(wt, 1), &out).ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = weights_t.shape[1] = ",
-                                                       c->Value(c->Dim(wt, 1)), "; got ", c->Value(c->Dim(g, 1))));
-      }
-      c->set_output(0, c->Matrix(c->UnknownDim(), out));
+      MatmulDims d;
+      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulTGrad", "weights_t", "(in, out)", 1, true, &d));
+      c->set_output(0, c->Matrix(c->UnknownDim(), d.out));
       c->set_output(1, c->Vector(c->UnknownDim()));
-      c->set_output(2, c->Matrix(batch, cap));
+      c->set_output(2, c->Matrix(d.batch, d.cap));
       return absl::OkStatus();
     })
     .Doc("Gradients of SnnlibSparseMatmulT: the weight gradient as rows (grad_rows at the "
          "input neurons `columns`) and the slot values' gradient.");
 
-// Common checks of weights, ids, counts and a [B, *] companion tensor.
+// Common checks of the weight matrix (input neurons on axis `in_axis`: 1 for weights
+// [out, in], 0 for weights_t [in, out]), ids and counts.
 inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const Tensor& counts,
-                                      const char* op) {
-  absl::Status s = CheckMatrix(w, op, "weights");
+                                      const char* op, int in_axis = 1) {
+  absl::Status s = CheckMatrix(w, op, in_axis == 1 ? "weights" : "weights_t");
   if (!s.ok()) return s;
-  return CheckSparse(ids, counts, w.dim_size(1), op, "in (weights.shape[1])");
+  return CheckSparse(ids, counts, w.dim_size(in_axis), op,
+                     in_axis == 1 ? "in (weights.shape[1])" : "in (weights_t.shape[0])");
+}
+
+// grad_y must be [batch, out].
+inline absl::Status CheckGradY(const Tensor& g, int64_t batch, int64_t n_out, const char* op) {
+  absl::Status s = CheckMatrix(g, op, "grad_y");
+  if (!s.ok()) return s;
+  if (g.dim_size(0) != batch || g.dim_size(1) != n_out) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch, ", ",
+                                                   n_out, "]; got ", g.shape().DebugString()));
+  }
+  return absl::OkStatus();
 }
 
 // --- index structures (built once per call, before the parallel part) ----------------------
@@ -568,12 +573,9 @@ class SparseMatmulGradOp : public OpKernel {
     const Tensor& columns_t = ctx->input(4);
     const Tensor& wt_t = ctx->input(5);
     OP_REQUIRES_OK(ctx, CheckMatmulInputs(w_t, ids_t, counts_t, op));
-    OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_y"));
     const int64_t n_out = w_t.dim_size(0), n_in = w_t.dim_size(1);
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
-    OP_REQUIRES(ctx, g_t.dim_size(0) == batch && g_t.dim_size(1) == n_out,
-                absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch,
-                                                        ", ", n_out, "]; got ", g_t.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     OP_REQUIRES_OK(ctx, CheckColumns(columns_t, wt_t, n_in, n_out, op));
@@ -615,8 +617,7 @@ class SparseMatmulTOp : public OpKernel {
     const Tensor& wt_t = ctx->input(0);
     const Tensor& ids_t = ctx->input(1);
     const Tensor& counts_t = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckMatrix(wt_t, op, "weights_t"));
-    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, wt_t.dim_size(0), op, "in (weights_t.shape[0])"));
+    OP_REQUIRES_OK(ctx, CheckMatmulInputs(wt_t, ids_t, counts_t, op, 0));
     OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(3), ids_t, op, "values", "ids"));
     const int64_t n_out = wt_t.dim_size(1), batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
     Tensor* y_t;
@@ -647,14 +648,10 @@ class SparseMatmulTGradOp : public OpKernel {
     const Tensor& ids_t = ctx->input(1);
     const Tensor& counts_t = ctx->input(2);
     const Tensor& g_t = ctx->input(3);
-    OP_REQUIRES_OK(ctx, CheckMatrix(wt_t, op, "weights_t"));
-    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, wt_t.dim_size(0), op, "in (weights_t.shape[0])"));
-    OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_y"));
+    OP_REQUIRES_OK(ctx, CheckMatmulInputs(wt_t, ids_t, counts_t, op, 0));
     const int64_t n_in = wt_t.dim_size(0), n_out = wt_t.dim_size(1);
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
-    OP_REQUIRES(ctx, g_t.dim_size(0) == batch && g_t.dim_size(1) == n_out,
-                absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch,
-                                                        ", ", n_out, "]; got ", g_t.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     const std::vector<int32_t> all = AllColumns(n_in);

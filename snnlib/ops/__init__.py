@@ -49,14 +49,13 @@ class _CompiledOps:
             v=v, th1=tf.constant(th1, d), th2=tf.constant(th2, d), beta=tf.constant(beta, d),
             capacity=capacity))
 
-    def sparse_matmul(self, weights, ids, counts, values):
+    def sparse_matmul(self, weights, ids, counts, values, layout="out_in"):
+        if layout == "in_out":
+            return self._m.snnlib_sparse_matmul_t(weights_t=weights, ids=ids, counts=counts,
+                                                  values=values)
         y, _columns, _weights_t = self._m.snnlib_sparse_matmul(
             weights=weights, ids=ids, counts=counts, values=values)
         return y
-
-    def sparse_matmul_t(self, weights_t, ids, counts, values):
-        return self._m.snnlib_sparse_matmul_t(weights_t=weights_t, ids=ids, counts=counts,
-                                              values=values)
 
     def sparse_to_dense(self, ids, counts, values, n):
         return self._m.snnlib_sparse_to_dense(ids=ids, counts=counts, values=values, n=n)
@@ -245,11 +244,7 @@ def sparse_matmul(weights, spikes: SparseSpikes, *, weights_layout: str = "out_i
                                 else ids.shape[-1], weights.dtype)
     else:
         values = _flatten(values, 1)
-    impl = _ops(backend)
-    if weights_layout == "out_in":
-        y = impl.sparse_matmul(weights, ids, counts, values)
-    else:
-        y = impl.sparse_matmul_t(weights, ids, counts, values)
+    y = _ops(backend).sparse_matmul(weights, ids, counts, values, weights_layout)
     return _unflatten(y, lead, lead_static, rank)
 
 

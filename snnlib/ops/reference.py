@@ -158,82 +158,54 @@ def select_spikes(v, th1, th2, beta, capacity: int):
     return ids, counts, carrier(v), dropped
 
 
-def sparse_matmul(weights, ids, counts, values):
-    """``y[b, n] = sum_{i < counts[b, 0]} weights[n, ids[b, i]]``.
+def sparse_matmul(weights, ids, counts, values, layout: str = "out_in"):
+    """``y[b, n] = sum_{i < counts[b, 0]} W[n, ids[b, i]]``, with ``weights`` = ``W [out, in]``
+    (``layout="out_in"``) or ``W^T [in, out]`` (``"in_out"``).
 
     Gradients (``g = dL/dy``)::
 
         dW[n, ids[b, i]] += g[b, n]                           i < counts[b, 0]
         g_values[b, i]    = sum_n g[b, n] W[n, ids[b, i]]     i < counts[b, 1], else 0
 
+    ``dW`` is a dense ``[out, in]`` tensor for ``"out_in"``; for ``"in_out"`` it is a
+    ``tf.IndexedSlices`` of ``W^T`` with one row ``g[b, :]`` per real spike at row
+    ``ids[b, i]`` (repeated rows are summed when densified).
+
     Args:
-        weights: float ``[out, in]``.
+        weights: float ``[out, in]`` or ``[in, out]``, see ``layout``.
         ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
         values: float ``[B, S]``, the gradient carrier (its entries are not read).
+        layout: ``"out_in"`` or ``"in_out"``.
 
     Returns:
         float ``[B, out]``.
     """
     op = "sparse_matmul"
+    in_axis = 1 if layout == "out_in" else 0
     weights = tf.convert_to_tensor(weights)
     ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
-        ids, counts, values, tf.shape(weights)[1], op=op, n_name="in (weights.shape[1])",
-        dtype=weights.dtype)
+        ids, counts, values, tf.shape(weights)[in_axis], op=op,
+        n_name=f"in (weights.shape[{in_axis}])", dtype=weights.dtype)
 
     @tf.custom_gradient
     def matmul(w, _values):
-        cols = tf.gather(tf.transpose(w), safe_ids)  # [B, S, out]
-        y = tf.einsum("bs,bso->bo", mask0, cols)
-
-        def grad(g):
-            contrib = mask0[:, :, None] * g[:, None, :]  # [B, S, out]
-            dw_t = tf.math.unsorted_segment_sum(tf.reshape(contrib, [-1, tf.shape(w)[0]]),
-                                                tf.reshape(safe_ids, [-1]), tf.shape(w)[1])
-            g_values = tf.einsum("bo,bso->bs", g, cols) * mask1
-            return tf.transpose(dw_t), g_values
-
-        return y, grad
-
-    return matmul(weights, values)
-
-
-def sparse_matmul_t(weights_t, ids, counts, values):
-    """:func:`sparse_matmul` with transposed weights ``W^T [in, out]``:
-    ``y[b, :] = sum_{i < counts[b, 0]} weights_t[ids[b, i], :]``.
-
-    Gradients (``g = dL/dy``): a ``tf.IndexedSlices`` for ``weights_t`` with one row
-    ``g[b, :]`` per real spike (``i < counts[b, 0]``) at row ``ids[b, i]`` (repeated indices are
-    summed when densified), and ``g_values[b, i] = <g[b, :], weights_t[ids[b, i], :]>`` for
-    ``i < counts[b, 1]``, else 0.
-
-    Args:
-        weights_t: float ``[in, out]``.
-        ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
-        values: float ``[B, S]``, the gradient carrier (its entries are not read).
-
-    Returns:
-        float ``[B, out]``.
-    """
-    op = "sparse_matmul"
-    weights_t = tf.convert_to_tensor(weights_t)
-    ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
-        ids, counts, values, tf.shape(weights_t)[0], op=op, n_name="in (weights_t.shape[0])",
-        dtype=weights_t.dtype)
-
-    @tf.custom_gradient
-    def matmul(w_t, _values):
-        rows = tf.gather(w_t, safe_ids)  # [B, S, out]
+        w_rows = tf.transpose(w) if layout == "out_in" else w  # [in, out]
+        rows = tf.gather(w_rows, safe_ids)  # [B, S, out]
         y = tf.einsum("bs,bso->bo", mask0, rows)
 
         def grad(g):
-            out = tf.shape(w_t)[1]
-            contrib = tf.reshape(mask0[:, :, None] * g[:, None, :], [-1, out])
-            grad_w = tf.IndexedSlices(contrib, tf.reshape(safe_ids, [-1]), tf.shape(w_t))
+            n_in, n_out = tf.shape(w_rows)[0], tf.shape(w_rows)[1]
+            contrib = tf.reshape(mask0[:, :, None] * g[:, None, :], [-1, n_out])
+            flat_ids = tf.reshape(safe_ids, [-1])
+            if layout == "out_in":
+                grad_w = tf.transpose(tf.math.unsorted_segment_sum(contrib, flat_ids, n_in))
+            else:
+                grad_w = tf.IndexedSlices(contrib, flat_ids, tf.shape(w))
             return grad_w, tf.einsum("bo,bso->bs", g, rows) * mask1
 
         return y, grad
 
-    return matmul(weights_t, values)
+    return matmul(weights, values)
 
 
 def sparse_to_dense(ids, counts, values, n: int):
