@@ -475,14 +475,6 @@ SNNLIB_DEFINE(double)
 // VectorCost: n multiply-adds of streamed floats, about two cycles per SIMD vector.
 inline int64_t VectorCost(int64_t n) { return 2 * ((n + kLanes - 1) / kLanes); }
 
-// Runs fn(t0, t1) over contiguous ranges of [0, n_tiles) on the thread pool (which sizes the
-// ranges from the cost; each range streams its own rows of W / dW). A tile costs about four
-// cycles per input column (load and transpose) plus two per vector add.
-void ForTileRanges(OpKernelContext* ctx, int64_t n_tiles, int64_t cost_per_tile,
-                   const std::function<void(int64_t, int64_t)>& fn) {
-  ParallelFor(ctx, n_tiles, cost_per_tile, fn);
-}
-
 template <typename T>
 class SparseMatmulOp : public OpKernel {
  public:
@@ -515,8 +507,10 @@ class SparseMatmulOp : public OpKernel {
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, w_t.flat<T>().data(), y,
                           wt_t->flat<T>().data(), nullptr, nullptr, nullptr};
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
-    ForTileRanges(ctx, NumChunks(n_out), 4 * (n_in + n_used) + 2 * (spikes + batch),
-                  [&](int64_t t0, int64_t t1) { ForwardBlocks(a, t0, t1); });
+    // Ranges of 16-row tiles; a tile costs about four cycles per input column (load and
+    // transpose) plus two per vector add.
+    ParallelFor(ctx, NumChunks(n_out), 4 * (n_in + n_used) + 2 * (spikes + batch),
+                [&](int64_t t0, int64_t t1) { ForwardBlocks(a, t0, t1); });
   }
 };
 
@@ -595,8 +589,8 @@ class SparseMatmulGradOp : public OpKernel {
     ParallelFor(ctx, batch, VectorCost(cap * n_out),
                 [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv); });
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
-    ForTileRanges(ctx, NumChunks(n_out), 4 * n_in + 2 * spikes,
-                  [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
+    ParallelFor(ctx, NumChunks(n_out), 4 * n_in + 2 * spikes,
+                [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
   }
 };
 
@@ -656,7 +650,8 @@ class SparseMatmulTGradOp : public OpKernel {
     const int32_t* counts = counts_t.flat<int32_t>().data();
     const std::vector<int32_t> all = AllColumns(n_in);
     const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, all.data(), n_in);
-    // The input neurons with spikes, and the ranges of their spikes in index.spike_b.
+    // The input neurons with spikes; the spikes of columns[u] are spike_b[start[u] .. start[u + 1])
+    // (columns without spikes hold none, so the ranges of the spiking ones are contiguous).
     std::vector<int32_t> columns, start{0};
     for (int64_t j = 0; j < n_in; ++j) {
       if (index.spike_start[j + 1] > index.spike_start[j]) {
@@ -671,13 +666,8 @@ class SparseMatmulTGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({batch, cap}), &gv_t));
     std::copy(columns.begin(), columns.end(), columns_t->flat<int32_t>().data());
     const T* g = g_t.flat<T>().data();
-    const int32_t* spike_b = index.spike_b.data();
-    const int32_t* first = index.spike_start.data();  // spikes of column j start at first[j]
     ParallelFor(ctx, n_used, VectorCost(3 * n_out), [&](int64_t u0, int64_t u1) {
-      for (int64_t u = u0; u < u1; ++u) {
-        const int32_t range[2] = {first[columns[u]], first[columns[u] + 1]};
-        SumRows(g, n_out, spike_b, range, 0, 1, rows_t->flat<T>().data() + u * n_out);
-      }
+      SumRows(g, n_out, index.spike_b.data(), start.data(), u0, u1, rows_t->flat<T>().data());
     });
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
                           nullptr, wt_t.flat<T>().data(), g, nullptr};

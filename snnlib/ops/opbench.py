@@ -14,7 +14,8 @@ Every row holds exactly ``S = ceil(activity * in)`` spikes at random distinct po
 Two timings per side, both medians over repeats that alternate between the sides:
 
 * **per call**: one ``tf.function`` call per forward + backward, as a Python training loop
-  would issue it (includes TensorFlow's per-call dispatch, ~0.1 ms here);
+  would issue it (includes TensorFlow's per-call dispatch and output allocation, measured at
+  about 0.25-0.3 ms for the sparse side here);
 * **in graph**: ``steps`` forward + backward passes inside one ``tf.function``
   (``tf.while_loop``), step ``k`` on input set ``k mod sets`` with its own ``dL/dy``, so nothing
   is loop-invariant and the caches see rotating inputs. This is the op's own steady-state cost
