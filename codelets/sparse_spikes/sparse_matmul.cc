@@ -1,10 +1,10 @@
-// SnnlibSparseMatmul / SnnlibSparseMatmulGrad: dense weights times binary sparse spikes.
+// SnnlibSparseMatmul / ...Grad / ...SlotGrad: dense weights times binary sparse spikes.
 //
 // Forward, weights W [out, in], spikes (ids [B, S], counts [B, 2]):
 //   y[b, n]      = sum_{i < counts[b, 0]} W[n, ids[b, i]]                         [B, out]
 //   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
 //   weights_t[u] = W[:, columns[u]]  (the columns the backward pass needs)         [U, out]
-// Backward, with g = dL/dy [B, out]:
+// Backward, with g = dL/dy [B, out], in two ops (Grad: dW; SlotGrad: g_values):
 //   dW[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
 //   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]        for i < counts[b, 1], else 0
 // The `values` input carries no data in the forward pass; it connects the slot gradient.
@@ -16,12 +16,14 @@
 // product per slot, and dW is written once, block by block, from per-column vector sums
 // transposed back. W and dW are each touched exactly once per call.
 //
-// SnnlibSparseMatmulT / SnnlibSparseMatmulTGrad: the same product with the weights stored
+// SnnlibSparseMatmulT / ...TGrad / ...TSlotGrad: the same product with the weights stored
 // transposed, W^T [in, out] (the layout of the seed's fused layer with transpose_weights):
 //   y[b, :]          = sum_{i < counts[b, 0]} W^T[ids[b, i], :]
 //   grad_rows[u, :]  = sum over the spikes on input neuron columns[u] of g[b, :]      [U0, out]
 //   columns          = ascending input neurons with at least one spike                [U0]
 //   g_values[b, i]   = <g[b, :], W^T[ids[b, i], :]>          for i < counts[b, 1], else 0
+// The two gradients are separate ops (TGrad: grad_rows, columns; TSlotGrad: g_values), so the
+// executor runs them concurrently and prunes the one nobody needs.
 // Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
 // of the U0 rows), so neither W nor a dense dW is ever streamed whole.
 #include <algorithm>
@@ -41,7 +43,7 @@ using ::tensorflow::OpKernel;
 using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::TensorShape;
 
-// Shape checks shared by the four matmul ops: input 0 is the weight matrix `w_name` (rank 2,
+// Shape checks shared by the matmul ops: input 0 is the weight matrix `w_name` (rank 2,
 // `layout`), whose axis `out_axis` is the output size; inputs 1, 2 are ids and counts; input 3
 // is `second`: the [batch, S] values (forward) or the [batch, out] grad_y (backward).
 struct MatmulDims {
@@ -88,6 +90,21 @@ REGISTER_OP("SnnlibSparseMatmul")
     .Doc("y[b, n] = sum over the first counts[b, 0] slots of weights[n, ids[b, i]]; also the "
          "columns read by the first counts[b, 1] slots and weights_t = weights[:, columns]^T.");
 
+// The inputs of both gradient ops of SnnlibSparseMatmul: the forward inputs, grad_y and the
+// forward op's columns and weights_t.
+template <int kOut>
+absl::Status MatmulGradShapes(InferenceContext* c, const char* op) {
+  MatmulDims d;
+  TF_RETURN_IF_ERROR(MatmulShapes(c, op, "weights", "(out, in)", 0, true, &d));
+  ShapeHandle columns, wt;
+  absl::Status s = c->WithRank(c->input(4), 1, &columns);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1: ", s.message()));
+  s = c->WithRank(c->input(5), 2, &wt);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2: ", s.message()));
+  c->set_output(0, kOut == 0 ? d.w : c->Matrix(d.batch, d.cap));
+  return absl::OkStatus();
+}
+
 REGISTER_OP("SnnlibSparseMatmulGrad")
     .Input("weights: T")
     .Input("ids: int32")
@@ -97,22 +114,23 @@ REGISTER_OP("SnnlibSparseMatmulGrad")
     .Input("weights_t: T")
     .Attr("T: {float, double}")
     .Output("grad_weights: T")
+    .SetShapeFn([](InferenceContext* c) { return MatmulGradShapes<0>(c, "SnnlibSparseMatmulGrad"); })
+    .Doc("Weight gradient of SnnlibSparseMatmul (dense, the shape of weights), from the "
+         "forward op's columns.");
+
+REGISTER_OP("SnnlibSparseMatmulSlotGrad")
+    .Input("weights: T")
+    .Input("ids: int32")
+    .Input("counts: int32")
+    .Input("grad_y: T")
+    .Input("columns: int32")
+    .Input("weights_t: T")
+    .Attr("T: {float, double}")
     .Output("grad_values: T")
-    .SetShapeFn([](InferenceContext* c) -> absl::Status {
-      const char* op = "SnnlibSparseMatmulGrad";
-      MatmulDims d;
-      TF_RETURN_IF_ERROR(MatmulShapes(c, op, "weights", "(out, in)", 0, true, &d));
-      ShapeHandle columns, wt;
-      absl::Status s = c->WithRank(c->input(4), 1, &columns);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1: ", s.message()));
-      s = c->WithRank(c->input(5), 2, &wt);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2: ", s.message()));
-      c->set_output(0, d.w);
-      c->set_output(1, c->Matrix(d.batch, d.cap));
-      return absl::OkStatus();
-    })
-    .Doc("Gradients of SnnlibSparseMatmul w.r.t. weights and the slot values, from the forward "
-         "op's columns and weights_t (weights gives the shape of the weight gradient).");
+    .SetShapeFn([](InferenceContext* c) { return MatmulGradShapes<1>(c, "SnnlibSparseMatmulSlotGrad"); })
+    .Doc("Slot values' gradient of SnnlibSparseMatmul: grad_values[b, i] = <grad_y[b], "
+         "weights_t[u(ids[b, i])]> for i < counts[b, 1], else 0, from the forward op's columns "
+         "and weights_t.");
 
 REGISTER_OP("SnnlibSparseMatmulT")
     .Input("weights_t: T")
@@ -137,17 +155,32 @@ REGISTER_OP("SnnlibSparseMatmulTGrad")
     .Attr("T: {float, double}")
     .Output("grad_rows: T")
     .Output("columns: int32")
-    .Output("grad_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       MatmulDims d;
       TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulTGrad", "weights_t", "(in, out)", 1, true, &d));
       c->set_output(0, c->Matrix(c->UnknownDim(), d.out));
       c->set_output(1, c->Vector(c->UnknownDim()));
-      c->set_output(2, c->Matrix(d.batch, d.cap));
       return absl::OkStatus();
     })
-    .Doc("Gradients of SnnlibSparseMatmulT: the weight gradient as rows (grad_rows at the "
-         "input neurons `columns`) and the slot values' gradient.");
+    .Doc("Weight gradient of SnnlibSparseMatmulT as rows: grad_rows[u] at input neuron "
+         "columns[u], one row per input neuron with a spike.");
+
+REGISTER_OP("SnnlibSparseMatmulTSlotGrad")
+    .Input("weights_t: T")
+    .Input("ids: int32")
+    .Input("counts: int32")
+    .Input("grad_y: T")
+    .Attr("T: {float, double}")
+    .Output("grad_values: T")
+    .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      MatmulDims d;
+      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulTSlotGrad", "weights_t", "(in, out)", 1, true, &d));
+      c->set_output(0, c->Matrix(d.batch, d.cap));
+      return absl::OkStatus();
+    })
+    .Doc("Slot values' gradient of SnnlibSparseMatmulT: grad_values[b, i] = <grad_y[b], "
+         "weights_t[ids[b, i]]> for i < counts[b, 1], else 0 (a separate op, so that it runs "
+         "concurrently with the weight gradient and is pruned when not needed).");
 
 // Common checks of the weight matrix (input neurons on axis `in_axis`: 1 for weights
 // [out, in], 0 for weights_t [in, out]), ids and counts.
@@ -186,6 +219,23 @@ constexpr int kLanes = 16;
 
 inline int64_t NumChunks(int64_t n) { return (n + kLanes - 1) / kLanes; }
 
+// The spikes (slots i < counts[b, 0]) grouped by input neuron, a counting sort in O(in + spikes):
+// the samples with a spike on neuron j are spike_b[spike_start[j] .. spike_start[j + 1]), ascending.
+void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap, int64_t n_in,
+                         std::vector<int32_t>* spike_start, std::vector<int32_t>* spike_b) {
+  std::vector<int32_t>& start = *spike_start;
+  start.assign(n_in + 1, 0);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b]; ++i) ++start[ids[b * cap + i] + 1];
+  }
+  for (int64_t j = 0; j < n_in; ++j) start[j + 1] += start[j];
+  spike_b->resize(start[n_in]);
+  std::vector<int32_t> next(start.begin(), start.end() - 1);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b]; ++i) (*spike_b)[next[ids[b * cap + i]]++] = static_cast<int32_t>(b);
+  }
+}
+
 // Builds everything but `columns` when `columns` is given (the backward pass), in O(in + slots).
 SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
                       int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = 0) {
@@ -202,16 +252,7 @@ SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, 
     x.columns.assign(given_columns, given_columns + n_given);
   }
   for (size_t u = 0; u < x.columns.size(); ++u) x.position[x.columns[u]] = static_cast<int32_t>(u);
-  x.spike_start.assign(n_in + 1, 0);
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int32_t i = 0; i < counts[2 * b]; ++i) ++x.spike_start[ids[b * cap + i] + 1];
-  }
-  for (int64_t j = 0; j < n_in; ++j) x.spike_start[j + 1] += x.spike_start[j];
-  x.spike_b.resize(x.spike_start[n_in]);
-  std::vector<int32_t> next(x.spike_start.begin(), x.spike_start.end() - 1);
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int32_t i = 0; i < counts[2 * b]; ++i) x.spike_b[next[ids[b * cap + i]]++] = static_cast<int32_t>(b);
-  }
+  GroupSpikesByColumn(ids, counts, batch, cap, n_in, &x.spike_start, &x.spike_b);
   const int64_t chunks = NumChunks(n_in);
   x.chunk_start.assign(chunks + 1, 0);
   for (int64_t q = 0, u = 0; q <= chunks; ++q) {
@@ -342,9 +383,21 @@ struct MatmulArgs {
   const T* w;   // forward: weights [n_out, n_in]
   T* y;         // forward: [batch, n_out]
   T* wt_out;    // forward: weights_t [U, n_out]
-  const T* wt;  // backward: weights_t [U, n_out]
   const T* g;   // backward: grad_y [batch, n_out]
   T* dw;        // backward: [n_out, n_in]
+};
+
+// The slot gradient's operands: rows [U or in, n_out], ids / counts [batch, cap] / [batch, 2],
+// g [batch, n_out], gv [batch, cap]; position maps ids to rows (null: the identity).
+template <typename T>
+struct SlotArgs {
+  const T* rows;
+  const int32_t* position;
+  const int32_t* ids;
+  const int32_t* counts;
+  const T* g;
+  int64_t n_out, cap;
+  T* gv;
 };
 
 // Forward over the row blocks [t0, t1): y rows and weights_t entries of those output rows.
@@ -405,23 +458,25 @@ inline __attribute__((always_inline)) void WeightGradBlocksImpl(const MatmulArgs
 }
 
 // Slot gradients of samples [b0, b1): g_values[b, i] = <g[b, :], weights_t[u(ids[b, i]), :]>.
+// gv[b, i] = <g[b, :], rows[r, :]> for i < counts[b, 1] (else 0), where r = position[ids[b, i]]
+// (rows = the forward op's weights_t) or r = ids[b, i] when position is null (rows = W^T).
 template <typename T>
-inline __attribute__((always_inline)) void SlotGradImpl(const MatmulArgs<T>& a, const int32_t* ids,
-                                                        const int32_t* counts, int64_t b0, int64_t b1, T* gv) {
+inline __attribute__((always_inline)) void SlotGradImpl(const SlotArgs<T>& a, int64_t b0, int64_t b1) {
   using Vec = typename Lanes<T>::Vec;
   const int64_t full = a.n_out / kLanes * kLanes;
   for (int64_t b = b0; b < b1; ++b) {
     const T* g = a.g + b * a.n_out;
     for (int64_t i = 0; i < a.cap; ++i) {
       T s = T(0);
-      if (i < counts[2 * b + 1]) {
-        const T* col = a.wt + static_cast<int64_t>(a.index->position[ids[b * a.cap + i]]) * a.n_out;
+      if (i < a.counts[2 * b + 1]) {
+        const int32_t id = a.ids[b * a.cap + i];
+        const T* row = a.rows + static_cast<int64_t>(a.position ? a.position[id] : id) * a.n_out;
         Vec acc = {};
-        for (int64_t n = 0; n < full; n += kLanes) acc += LoadLanes(g + n, kLanes) * LoadLanes(col + n, kLanes);
+        for (int64_t n = 0; n < full; n += kLanes) acc += LoadLanes(g + n, kLanes) * LoadLanes(row + n, kLanes);
         for (int r = 0; r < kLanes; ++r) s += acc[r];
-        for (int64_t n = full; n < a.n_out; ++n) s += g[n] * col[n];
+        for (int64_t n = full; n < a.n_out; ++n) s += g[n] * row[n];
       }
-      gv[b * a.cap + i] = s;
+      a.gv[b * a.cap + i] = s;
     }
   }
 }
@@ -456,10 +511,7 @@ inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_c
   SNNLIB_CLONES void WeightGradBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                   \
     WeightGradBlocksImpl(a, t0, t1);                                                                      \
   }                                                                                                       \
-  SNNLIB_CLONES void SlotGrad(const MatmulArgs<T>& a, const int32_t* ids, const int32_t* counts, int64_t b0, \
-                              int64_t b1, T* gv) {                                                        \
-    SlotGradImpl(a, ids, counts, b0, b1, gv);                                                             \
-  }                                                                                                       \
+  SNNLIB_CLONES void SlotGrad(const SlotArgs<T>& a, int64_t b0, int64_t b1) { SlotGradImpl(a, b0, b1); }   \
   SNNLIB_CLONES void SumRows(const T* src, int64_t n_cols, const int32_t* list, const int32_t* start,     \
                              int64_t k0, int64_t k1, T* dst) {                                            \
     SumRowsImpl(src, n_cols, list, start, k0, k1, dst);                                                   \
@@ -505,7 +557,7 @@ class SparseMatmulOp : public OpKernel {
       return;
     }
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, w_t.flat<T>().data(), y,
-                          wt_t->flat<T>().data(), nullptr, nullptr, nullptr};
+                          wt_t->flat<T>().data(), nullptr, nullptr};
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
     // Ranges of 16-row tiles; a tile costs about four cycles per input column (load and
     // transpose) plus two per vector add.
@@ -553,13 +605,16 @@ absl::Status CheckSlotsInColumns(const SpikeIndex& index, const int32_t* ids, co
   return absl::OkStatus();
 }
 
-template <typename T>
+// SnnlibSparseMatmulGrad (kSlots = false: grad_weights) and SnnlibSparseMatmulSlotGrad (kSlots =
+// true: grad_values) take the same inputs and checks; as two ops they run concurrently, and a
+// gradient nobody needs (the slots of an input layer, frozen weights) is pruned from the graph.
+template <typename T, bool kSlots>
 class SparseMatmulGradOp : public OpKernel {
  public:
   explicit SparseMatmulGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
-    const char* op = "SnnlibSparseMatmulGrad";
+    const char* op = kSlots ? "SnnlibSparseMatmulSlotGrad" : "SnnlibSparseMatmulGrad";
     const Tensor& w_t = ctx->input(0);
     const Tensor& ids_t = ctx->input(1);
     const Tensor& counts_t = ctx->input(2);
@@ -576,30 +631,21 @@ class SparseMatmulGradOp : public OpKernel {
     const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, columns_t.flat<int32_t>().data(),
                                         columns_t.dim_size(0));
     OP_REQUIRES_OK(ctx, CheckSlotsInColumns(index, ids, counts, batch, cap, op));
-    Tensor *dw_t, *gv_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, w_t.shape(), &dw_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({batch, cap}), &gv_t));
-    T* gv = gv_t->flat<T>().data();
-    if (n_out == 0) {
-      std::fill(gv, gv + batch * cap, T(0));
+    Tensor* out_t;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, kSlots ? TensorShape({batch, cap}) : w_t.shape(), &out_t));
+    if (kSlots) {
+      const SlotArgs<T> slots{wt_t.flat<T>().data(), index.position.data(), ids, counts, g_t.flat<T>().data(),
+                              n_out, cap, out_t->flat<T>().data()};
+      ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
       return;
     }
-    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
-                          nullptr, wt_t.flat<T>().data(), g_t.flat<T>().data(), dw_t->flat<T>().data()};
-    ParallelFor(ctx, batch, VectorCost(cap * n_out),
-                [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv); });
+    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr, nullptr, g_t.flat<T>().data(),
+                          out_t->flat<T>().data()};
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
     ParallelFor(ctx, NumChunks(n_out), 4 * n_in + 2 * spikes,
                 [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
   }
 };
-
-// Input neurons 0 .. n - 1 (the rows of weights_t: every id is its own row).
-std::vector<int32_t> AllColumns(int64_t n) {
-  std::vector<int32_t> all(n);
-  for (int64_t j = 0; j < n; ++j) all[j] = static_cast<int32_t>(j);
-  return all;
-}
 
 template <typename T>
 class SparseMatmulTOp : public OpKernel {
@@ -631,6 +677,7 @@ class SparseMatmulTOp : public OpKernel {
   }
 };
 
+// The weight gradient of SnnlibSparseMatmulT as rows: one per input neuron with a spike.
 template <typename T>
 class SparseMatmulTGradOp : public OpKernel {
  public:
@@ -646,33 +693,51 @@ class SparseMatmulTGradOp : public OpKernel {
     const int64_t n_in = wt_t.dim_size(0), n_out = wt_t.dim_size(1);
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
     OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
-    const int32_t* ids = ids_t.flat<int32_t>().data();
-    const int32_t* counts = counts_t.flat<int32_t>().data();
-    const std::vector<int32_t> all = AllColumns(n_in);
-    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, all.data(), n_in);
+    std::vector<int32_t> spike_start, spike_b;
+    GroupSpikesByColumn(ids_t.flat<int32_t>().data(), counts_t.flat<int32_t>().data(), batch, cap, n_in,
+                        &spike_start, &spike_b);
     // The input neurons with spikes; the spikes of columns[u] are spike_b[start[u] .. start[u + 1])
-    // (columns without spikes hold none, so the ranges of the spiking ones are contiguous).
+    // (neurons without spikes hold none, so the ranges of the spiking ones are contiguous).
     std::vector<int32_t> columns, start{0};
     for (int64_t j = 0; j < n_in; ++j) {
-      if (index.spike_start[j + 1] > index.spike_start[j]) {
+      if (spike_start[j + 1] > spike_start[j]) {
         columns.push_back(static_cast<int32_t>(j));
-        start.push_back(index.spike_start[j + 1]);
+        start.push_back(spike_start[j + 1]);
       }
     }
     const int64_t n_used = static_cast<int64_t>(columns.size());
-    Tensor *rows_t, *columns_t, *gv_t;
+    Tensor *rows_t, *columns_t;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({n_used, n_out}), &rows_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({batch, cap}), &gv_t));
     std::copy(columns.begin(), columns.end(), columns_t->flat<int32_t>().data());
     const T* g = g_t.flat<T>().data();
     ParallelFor(ctx, n_used, VectorCost(3 * n_out), [&](int64_t u0, int64_t u1) {
-      SumRows(g, n_out, index.spike_b.data(), start.data(), u0, u1, rows_t->flat<T>().data());
+      SumRows(g, n_out, spike_b.data(), start.data(), u0, u1, rows_t->flat<T>().data());
     });
-    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr,
-                          nullptr, wt_t.flat<T>().data(), g, nullptr};
-    ParallelFor(ctx, batch, VectorCost(cap * n_out),
-                [&](int64_t b0, int64_t b1) { SlotGrad(a, ids, counts, b0, b1, gv_t->flat<T>().data()); });
+  }
+};
+
+// The slot values' gradient of SnnlibSparseMatmulT: dot products of grad_y and weight rows.
+template <typename T>
+class SparseMatmulTSlotGradOp : public OpKernel {
+ public:
+  explicit SparseMatmulTSlotGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const char* op = "SnnlibSparseMatmulTSlotGrad";
+    const Tensor& wt_t = ctx->input(0);
+    const Tensor& ids_t = ctx->input(1);
+    const Tensor& counts_t = ctx->input(2);
+    const Tensor& g_t = ctx->input(3);
+    OP_REQUIRES_OK(ctx, CheckMatmulInputs(wt_t, ids_t, counts_t, op, 0));
+    const int64_t n_out = wt_t.dim_size(1), batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
+    Tensor* gv_t;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &gv_t));
+    const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids_t.flat<int32_t>().data(),
+                            counts_t.flat<int32_t>().data(), g_t.flat<T>().data(), n_out, cap,
+                            gv_t->flat<T>().data()};
+    ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
   }
 };
 
@@ -681,12 +746,18 @@ class SparseMatmulTGradOp : public OpKernel {
                           SparseMatmulOp<T>);                                                   \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseMatmulGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),                 \
-      SparseMatmulGradOp<T>);                                                                   \
+      SparseMatmulGradOp<T, false>);                                                            \
+  REGISTER_KERNEL_BUILDER(                                                                      \
+      Name("SnnlibSparseMatmulSlotGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),             \
+      SparseMatmulGradOp<T, true>);                                                             \
   REGISTER_KERNEL_BUILDER(Name("SnnlibSparseMatmulT").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
                           SparseMatmulTOp<T>);                                                  \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseMatmulTGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),                \
-      SparseMatmulTGradOp<T>);
+      SparseMatmulTGradOp<T>);                                                                  \
+  REGISTER_KERNEL_BUILDER(                                                                      \
+      Name("SnnlibSparseMatmulTSlotGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),            \
+      SparseMatmulTSlotGradOp<T>);
 SNNLIB_REGISTER(float)
 SNNLIB_REGISTER(double)
 #undef SNNLIB_REGISTER

@@ -87,16 +87,20 @@ def _register_gradients(module) -> None:
         _, columns, weights_t = op.outputs
         if grad_y is None:
             grad_y = tf.zeros_like(op.outputs[0])
-        grad_w, grad_values = module.snnlib_sparse_matmul_grad(
-            weights=weights, ids=ids, counts=counts, grad_y=grad_y, columns=columns,
-            weights_t=weights_t)
-        return [grad_w, None, None, grad_values]
+        inputs = dict(weights=weights, ids=ids, counts=counts, grad_y=grad_y, columns=columns,
+                      weights_t=weights_t)
+        # Two ops: they run concurrently, and the unused one is pruned from the graph.
+        return [module.snnlib_sparse_matmul_grad(**inputs), None, None,
+                module.snnlib_sparse_matmul_slot_grad(**inputs)]
 
     @tf.RegisterGradient("SnnlibSparseMatmulT")
     def _sparse_matmul_t_grad(op, grad_y):
-        # Row-sparse weight gradient: only the input neurons that spiked get a row.
+        # Row-sparse weight gradient: only the input neurons that spiked get a row. The two
+        # gradients are separate ops: they run concurrently, and the unused one is pruned.
         weights_t, ids, counts, _ = op.inputs
-        rows, columns, grad_values = module.snnlib_sparse_matmul_t_grad(
+        rows, columns = module.snnlib_sparse_matmul_t_grad(
+            weights_t=weights_t, ids=ids, counts=counts, grad_y=grad_y)
+        grad_values = module.snnlib_sparse_matmul_t_slot_grad(
             weights_t=weights_t, ids=ids, counts=counts, grad_y=grad_y)
         grad_w = tf.IndexedSlices(rows, columns, dense_shape=tf.shape(weights_t))
         return [grad_w, None, None, grad_values]

@@ -138,8 +138,10 @@ def test_transposed_weight_gradient_has_only_the_spiking_rows():
     ids = np.array([[3, 1, 0], [3, 0, 0]], np.int32)
     counts = np.array([[1, 2], [1, 1]], np.int32)  # spikes: 3 and 3; candidate: 1
     g = np.array([[1.0, 2.0], [10.0, 20.0]])
-    rows, columns, gv = lib.snnlib_sparse_matmul_t_grad(
+    rows, columns = lib.snnlib_sparse_matmul_t_grad(
         weights_t=np.ones((5, 2)), ids=ids, counts=counts, grad_y=g)
+    gv = lib.snnlib_sparse_matmul_t_slot_grad(weights_t=np.ones((5, 2)), ids=ids, counts=counts,
+                                             grad_y=g)
     np.testing.assert_array_equal(columns.numpy(), [3])
     np.testing.assert_array_equal(rows.numpy(), [[11.0, 22.0]])
     np.testing.assert_array_equal(gv.numpy(), [[3.0, 3.0, 0.0], [30.0, 0.0, 0.0]])
@@ -170,9 +172,10 @@ def test_sparse_matmul_without_any_slot_is_zero():
     ids, counts = np.full((3, 4), 99, np.int32), np.zeros((3, 2), np.int32)
     y, columns, weights_t = lib.snnlib_sparse_matmul(weights=w, ids=ids, counts=counts,
                                                      values=np.zeros((3, 4)))
-    dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts,
-                                           grad_y=np.ones((3, 21)), columns=columns,
-                                           weights_t=weights_t)
+    inputs = dict(weights=w, ids=ids, counts=counts, grad_y=np.ones((3, 21)), columns=columns,
+                  weights_t=weights_t)
+    dw = lib.snnlib_sparse_matmul_grad(**inputs)
+    gv = lib.snnlib_sparse_matmul_slot_grad(**inputs)
     assert columns.shape == (0,) and weights_t.shape == (0, 21)
     assert not y.numpy().any() and not dw.numpy().any() and not gv.numpy().any()
 

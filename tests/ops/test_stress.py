@@ -67,14 +67,18 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
         np.testing.assert_array_equal(y_t.numpy(), y.numpy())
         np.testing.assert_array_equal(dense.numpy().sum(axis=1), counts[:, 0])
         if k % 4 == 0:  # the gradient kernels on a quarter of the calls
-            dw, gv = lib.snnlib_sparse_matmul_grad(weights=w, ids=ids, counts=counts, grad_y=g_dense,
-                                                   columns=columns, weights_t=weights_t)
+            grad_inputs = dict(weights=w, ids=ids, counts=counts, grad_y=g_dense, columns=columns,
+                               weights_t=weights_t)
+            dw = lib.snnlib_sparse_matmul_grad(**grad_inputs)
+            gv = lib.snnlib_sparse_matmul_slot_grad(**grad_inputs)
             gd = lib.snnlib_sparse_to_dense_grad(ids=ids, counts=counts, grad_dense=g_dense)
             dv = lib.snnlib_select_spikes_grad(v=g_dense, ids=ids, counts=counts, grad_values=values,
                                                th1=1.0, beta=10.0)
             assert dw.numpy().sum() == n * counts[:, 0].sum()
-            rows, _, gv_t = lib.snnlib_sparse_matmul_t_grad(weights_t=w, ids=ids, counts=counts,
-                                                            grad_y=g_dense)
+            rows, _ = lib.snnlib_sparse_matmul_t_grad(weights_t=w, ids=ids, counts=counts,
+                                                      grad_y=g_dense)
+            gv_t = lib.snnlib_sparse_matmul_t_slot_grad(weights_t=w, ids=ids, counts=counts,
+                                                        grad_y=g_dense)
             assert rows.numpy().sum() == n * counts[:, 0].sum()
             np.testing.assert_array_equal(gv_t.numpy(), gv.numpy())
             np.testing.assert_array_equal(gd.numpy().sum(axis=1), counts[:, 1])
@@ -108,6 +112,14 @@ def test_ten_thousand_valid_and_one_thousand_invalid_calls(lib, rng):
                                                counts=bad_counts, values=tf.ones([batch, cap])),
             lambda: lib.snnlib_sparse_matmul_t_grad(weights_t=tf.ones([n, 2]), ids=bad_ids,
                                                     counts=bad_counts, grad_y=tf.ones([batch, 2])),
+            lambda: lib.snnlib_sparse_matmul_t_slot_grad(weights_t=tf.ones([n, 2]), ids=bad_ids,
+                                                         counts=bad_counts,
+                                                         grad_y=tf.ones([batch, 2])),
+            lambda: lib.snnlib_sparse_matmul_slot_grad(weights=tf.ones([2, n]), ids=bad_ids,
+                                                       counts=bad_counts,
+                                                       grad_y=tf.ones([batch, 2]),
+                                                       columns=np.arange(n, dtype=np.int32),
+                                                       weights_t=tf.ones([n, 2])),
             lambda: lib.snnlib_select_spikes_grad(v=tf.ones([batch, n]), ids=bad_ids,
                                                   counts=bad_counts,
                                                   grad_values=tf.ones([batch, cap]),

@@ -182,6 +182,11 @@ def _raw_cases(lib):
         "matmul_grad_weights_t": (lambda: lib.snnlib_sparse_matmul_grad(
             weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=cols["columns"],
             weights_t=f64(np.ones((3, 4)))), "weights_t"),
+        "matmul_slot_grad_shape": (lambda: lib.snnlib_sparse_matmul_slot_grad(
+            weights=f64(W), grad_y=f64(np.ones((2, 4))), **good, **cols), "grad_y"),
+        "matmul_slot_grad_columns_missing": (lambda: lib.snnlib_sparse_matmul_slot_grad(
+            weights=f64(W), grad_y=f64(np.ones((2, 3))), **good, columns=np.int32([1, 2]),
+            weights_t=f64(np.ones((2, 3)))), "not in columns"),
         "matmul_t_ids": (lambda: lib.snnlib_sparse_matmul_t(
             weights_t=f64(W.T), ids=_bad_ids(0, 1, 8), counts=COUNTS, values=f64(VALUES)), "ids"),
         "matmul_t_rank": (lambda: lib.snnlib_sparse_matmul_t(
@@ -191,6 +196,11 @@ def _raw_cases(lib):
         "matmul_t_grad_counts": (lambda: lib.snnlib_sparse_matmul_t_grad(
             weights_t=f64(W.T), ids=IDS, counts=_bad_counts(1, [2, 1]),
             grad_y=f64(np.ones((2, 3)))), "counts"),
+        "matmul_t_slot_grad_shape": (lambda: lib.snnlib_sparse_matmul_t_slot_grad(
+            weights_t=f64(W.T), grad_y=f64(np.ones((2, 4))), **good), "grad_y"),
+        "matmul_t_slot_grad_ids": (lambda: lib.snnlib_sparse_matmul_t_slot_grad(
+            weights_t=f64(W.T), ids=_bad_ids(1, 0, 8), counts=COUNTS,
+            grad_y=f64(np.ones((2, 3)))), "ids"),
         "to_dense_ids": (lambda: lib.snnlib_sparse_to_dense(
             ids=_bad_ids(0, 1, -2), counts=COUNTS, values=f64(VALUES), n=8), "ids"),
         "to_dense_grad_batch": (lambda: lib.snnlib_sparse_to_dense_grad(
@@ -204,7 +214,9 @@ RAW_NAMES = ["select_v_rank", "select_th1_rank", "select_capacity", "select_grad
              "select_grad_batch", "select_grad_values_shape", "matmul_counts",
              "matmul_counts_width", "matmul_values", "matmul_grad_shape", "matmul_grad_ids",
              "matmul_grad_columns_order", "matmul_grad_columns_missing", "matmul_grad_weights_t",
+             "matmul_slot_grad_shape", "matmul_slot_grad_columns_missing",
              "matmul_t_ids", "matmul_t_rank", "matmul_t_grad_shape", "matmul_t_grad_counts",
+             "matmul_t_slot_grad_shape", "matmul_t_slot_grad_ids",
              "to_dense_ids", "to_dense_grad_batch", "to_dense_grad_ids"]
 
 
