@@ -188,8 +188,8 @@ def capacity_sweep_figure(rows):
 
 def op_speed_figure(rows):
     """Forward+backward time of sparse_matmul (both weight layouts) vs dense matmul against
-    activity (log axes), per call (solid) and per step inside one graph (dashed); see
-    :mod:`snnlib.ops.opbench`."""
+    activity (log axes), per call (solid) and per step inside one graph (dashed), with the
+    cost of a call and of a loop pass that do nothing (gray); see :mod:`snnlib.ops.opbench`."""
     act = [100 * r["activity"] for r in rows]
     fig, axes = _figure(2, 1, width=4.2)
     ax = axes[0, 0]
@@ -201,6 +201,8 @@ def op_speed_figure(rows):
     ax.loglog(act, [r["sparse_t_graph_ms"] for r in rows], "^--", color="C3", label="  in graph")
     ax.loglog(act, [r["dense_ms"] for r in rows], "s-", color="C1", label="dense tf.matmul, per call")
     ax.loglog(act, [r["dense_graph_ms"] for r in rows], "s--", color="C1", label="  in graph")
+    ax.loglog(act, [r["call_ms"] for r in rows], ":", color="gray", label="do-nothing call")
+    ax.loglog(act, [r["loop_ms"] for r in rows], "-.", color="gray", label="do-nothing loop pass")
     ax.set_ylabel("forward + backward [ms]")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
