@@ -22,8 +22,9 @@
 //   grad_rows[u, :]  = sum over the spikes on input neuron columns[u] of g[b, :]      [U0, out]
 //   columns          = ascending input neurons with at least one spike                [U0]
 //   g_values[b, i]   = <g[b, :], W^T[ids[b, i], :]>          for i < counts[b, 1], else 0
-// The two gradients are separate ops (TGrad: grad_rows, columns; TSlotGrad: g_values), so the
-// executor runs them concurrently and prunes the one nobody needs.
+// The two gradients are separate ops (TGrad: grad_rows, columns; TSlotGrad: g_values): the
+// executor may run them concurrently (no speed-up measured: both are memory-bound) and prunes
+// the one nobody needs.
 // Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
 // of the U0 rows), so neither W nor a dense dW is ever streamed whole.
 #include <algorithm>
@@ -179,8 +180,8 @@ REGISTER_OP("SnnlibSparseMatmulTSlotGrad")
       return absl::OkStatus();
     })
     .Doc("Slot values' gradient of SnnlibSparseMatmulT: grad_values[b, i] = <grad_y[b], "
-         "weights_t[ids[b, i]]> for i < counts[b, 1], else 0 (a separate op, so that it runs "
-         "concurrently with the weight gradient and is pruned when not needed).");
+         "weights_t[ids[b, i]]> for i < counts[b, 1], else 0 (a separate op, so that it can run "
+         "beside the weight gradient and is pruned when not needed).");
 
 // Common checks of the weight matrix (input neurons on axis `in_axis`: 1 for weights
 // [out, in], 0 for weights_t [in, out]), ids and counts.
@@ -606,7 +607,7 @@ absl::Status CheckSlotsInColumns(const SpikeIndex& index, const int32_t* ids, co
 }
 
 // SnnlibSparseMatmulGrad (kSlots = false: grad_weights) and SnnlibSparseMatmulSlotGrad (kSlots =
-// true: grad_values) take the same inputs and checks; as two ops they run concurrently, and a
+// true: grad_values) take the same inputs and checks; as two ops they may run concurrently, and a
 // gradient nobody needs (the slots of an input layer, frozen weights) is pruned from the graph.
 template <typename T, bool kSlots>
 class SparseMatmulGradOp : public OpKernel {
@@ -677,14 +678,16 @@ class SparseMatmulTOp : public OpKernel {
   }
 };
 
-// The weight gradient of SnnlibSparseMatmulT as rows: one per input neuron with a spike.
-template <typename T>
+// SnnlibSparseMatmulTGrad (kSlots = false: the weight gradient as rows, one per input neuron
+// with a spike, and their columns) and SnnlibSparseMatmulTSlotGrad (kSlots = true: the slot
+// values' gradient, dot products of grad_y and weight rows) take the same inputs and checks.
+template <typename T, bool kSlots>
 class SparseMatmulTGradOp : public OpKernel {
  public:
   explicit SparseMatmulTGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
-    const char* op = "SnnlibSparseMatmulTGrad";
+    const char* op = kSlots ? "SnnlibSparseMatmulTSlotGrad" : "SnnlibSparseMatmulTGrad";
     const Tensor& wt_t = ctx->input(0);
     const Tensor& ids_t = ctx->input(1);
     const Tensor& counts_t = ctx->input(2);
@@ -693,9 +696,18 @@ class SparseMatmulTGradOp : public OpKernel {
     const int64_t n_in = wt_t.dim_size(0), n_out = wt_t.dim_size(1);
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
     OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
+    const int32_t* ids = ids_t.flat<int32_t>().data();
+    const int32_t* counts = counts_t.flat<int32_t>().data();
+    const T* g = g_t.flat<T>().data();
+    if (kSlots) {
+      Tensor* gv_t;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &gv_t));
+      const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids, counts, g, n_out, cap, gv_t->flat<T>().data()};
+      ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
+      return;
+    }
     std::vector<int32_t> spike_start, spike_b;
-    GroupSpikesByColumn(ids_t.flat<int32_t>().data(), counts_t.flat<int32_t>().data(), batch, cap, n_in,
-                        &spike_start, &spike_b);
+    GroupSpikesByColumn(ids, counts, batch, cap, n_in, &spike_start, &spike_b);
     // The input neurons with spikes; the spikes of columns[u] are spike_b[start[u] .. start[u + 1])
     // (neurons without spikes hold none, so the ranges of the spiking ones are contiguous).
     std::vector<int32_t> columns, start{0};
@@ -710,34 +722,9 @@ class SparseMatmulTGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({n_used, n_out}), &rows_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
     std::copy(columns.begin(), columns.end(), columns_t->flat<int32_t>().data());
-    const T* g = g_t.flat<T>().data();
     ParallelFor(ctx, n_used, VectorCost(3 * n_out), [&](int64_t u0, int64_t u1) {
       SumRows(g, n_out, spike_b.data(), start.data(), u0, u1, rows_t->flat<T>().data());
     });
-  }
-};
-
-// The slot values' gradient of SnnlibSparseMatmulT: dot products of grad_y and weight rows.
-template <typename T>
-class SparseMatmulTSlotGradOp : public OpKernel {
- public:
-  explicit SparseMatmulTSlotGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    const char* op = "SnnlibSparseMatmulTSlotGrad";
-    const Tensor& wt_t = ctx->input(0);
-    const Tensor& ids_t = ctx->input(1);
-    const Tensor& counts_t = ctx->input(2);
-    const Tensor& g_t = ctx->input(3);
-    OP_REQUIRES_OK(ctx, CheckMatmulInputs(wt_t, ids_t, counts_t, op, 0));
-    const int64_t n_out = wt_t.dim_size(1), batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
-    OP_REQUIRES_OK(ctx, CheckGradY(g_t, batch, n_out, op));
-    Tensor* gv_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &gv_t));
-    const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids_t.flat<int32_t>().data(),
-                            counts_t.flat<int32_t>().data(), g_t.flat<T>().data(), n_out, cap,
-                            gv_t->flat<T>().data()};
-    ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
   }
 };
 
@@ -754,10 +741,10 @@ class SparseMatmulTSlotGradOp : public OpKernel {
                           SparseMatmulTOp<T>);                                                  \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseMatmulTGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),                \
-      SparseMatmulTGradOp<T>);                                                                  \
+      SparseMatmulTGradOp<T, false>);                                                           \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseMatmulTSlotGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),            \
-      SparseMatmulTSlotGradOp<T>);
+      SparseMatmulTGradOp<T, true>);
 SNNLIB_REGISTER(float)
 SNNLIB_REGISTER(double)
 #undef SNNLIB_REGISTER

@@ -89,14 +89,14 @@ def _register_gradients(module) -> None:
             grad_y = tf.zeros_like(op.outputs[0])
         inputs = dict(weights=weights, ids=ids, counts=counts, grad_y=grad_y, columns=columns,
                       weights_t=weights_t)
-        # Two ops: they run concurrently, and the unused one is pruned from the graph.
+        # Two ops: they may run concurrently, and the unused one is pruned from the graph.
         return [module.snnlib_sparse_matmul_grad(**inputs), None, None,
                 module.snnlib_sparse_matmul_slot_grad(**inputs)]
 
     @tf.RegisterGradient("SnnlibSparseMatmulT")
     def _sparse_matmul_t_grad(op, grad_y):
         # Row-sparse weight gradient: only the input neurons that spiked get a row. The two
-        # gradients are separate ops: they run concurrently, and the unused one is pruned.
+        # gradients are separate ops: they may run concurrently, and the unused one is pruned.
         weights_t, ids, counts, _ = op.inputs
         rows, columns = module.snnlib_sparse_matmul_t_grad(
             weights_t=weights_t, ids=ids, counts=counts, grad_y=grad_y)
