@@ -4,6 +4,8 @@
 #   ./build.sh                  set-up, compile codelets, render every notebook -> reports/index.html
 #   ./build.sh test             set-up, compile codelets, run the whole test suite
 #   ./build.sh setup            create .venv (or use the active conda env) and install snnlib
+#                               with the versions pinned in requirements.lock
+#   ./build.sh lock             regenerate requirements.lock from pyproject.toml (uv pip compile)
 #   ./build.sh codelets         compile the C++ ops in codelets/ into snnlib/_ops/
 #   ./build.sh reports [--preset tiny|full] [--only 01 02]
 #   ./build.sh clean            remove generated files (reports, compiled ops, caches)
@@ -14,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$(pwd)"
 VENV="$ROOT/.venv"
+LOCK="$ROOT/requirements.lock"
+EXTRAS="notebooks,dev"
 
 die() { echo "build.sh: error: $*" >&2; exit 1; }
 step() { echo "==> $*"; }
@@ -51,18 +55,28 @@ cmd_setup() {
   "$pybin" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' \
     || die "$pybin is not Python 3.11/3.12: remove .venv and set SNNLIB_PYTHON to a Python 3.11"
   stamp_file="$("$pybin" -c 'import sys; print(sys.prefix)')/.snnlib-install-stamp"
-  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  [ -f "$LOCK" ] || die "requirements.lock is missing: run ./build.sh lock"
+  want="$(cat pyproject.toml "$LOCK" | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && "$pybin" -c 'import snnlib' 2>/dev/null; then
     step "dependencies up to date"
     return 0
   fi
-  step "installing snnlib and its dependencies (pip install -e .[notebooks,dev])"
+  step "installing snnlib and its dependencies (pip install -c requirements.lock -e .[$EXTRAS])"
   if ! "$pybin" -m pip install -q --upgrade pip >"$ROOT/.pip.log" 2>&1 \
-     || ! "$pybin" -m pip install -q -e ".[notebooks,dev]" >>"$ROOT/.pip.log" 2>&1; then
+     || ! "$pybin" -m pip install -q -c "$LOCK" -e ".[$EXTRAS]" >>"$ROOT/.pip.log" 2>&1; then
     tail -20 "$ROOT/.pip.log" >&2
     die "pip install failed (full log: .pip.log)"
   fi
   echo "$want" >"$stamp_file"
+}
+
+cmd_lock() {
+  local pybin; pybin="$(python_bin)"
+  "$pybin" -m uv --version >/dev/null 2>&1 || "$pybin" -m pip install -q uv \
+    || die "could not install uv (pip install uv)"
+  step "resolving pyproject.toml [$EXTRAS] into requirements.lock (Python 3.11 and 3.12)"
+  "$pybin" -m uv pip compile pyproject.toml --extra notebooks --extra dev --universal \
+    --python-version 3.11 --quiet -o "$LOCK" || die "uv pip compile failed"
 }
 
 cmd_codelets() {
@@ -95,10 +109,11 @@ cmd="${1:-all}"
 case "$cmd" in
   all)      cmd_setup; cmd_codelets; cmd_reports --preset "${SNNLIB_PRESET:-tiny}" "$@" ;;
   setup)    cmd_setup ;;
+  lock)     cmd_setup; cmd_lock ;;
   codelets) cmd_setup; cmd_codelets "$@" ;;
   reports)  cmd_setup; cmd_reports "$@" ;;
   test)     cmd_setup; cmd_codelets; cmd_test "$@" ;;
   clean)    cmd_clean ;;
-  -h|--help|help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd'; valid: all (default), setup, codelets, reports, test, clean" ;;
+  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd'; valid: all (default), setup, lock, codelets, reports, test, clean" ;;
 esac

@@ -39,8 +39,9 @@ seed = 0
 
 # %%
 import numpy as np
-import tensorflow as tf
 
+import snnlib  # first: it imports TensorFlow without the start-up noise
+import tensorflow as tf
 from snnlib import LIFParams
 from snnlib.functional import lif_membrane, superspike_derivative
 from snnlib import plotting

@@ -37,8 +37,9 @@ seed = 0
 
 # %%
 import numpy as np
-import tensorflow as tf
 
+import snnlib  # first: it imports TensorFlow without the start-up noise
+import tensorflow as tf
 from snnlib import LIFParams, init_weights, snn_forward
 from snnlib.learning.decolle import decolle_gradients, random_readouts
 from snnlib.learning import figures
@@ -143,9 +144,11 @@ fig = figures.rule_comparison(histories)
 # Analytic: the floats a rule keeps while computing one batch's gradient (BPTT: at least the
 # inputs and potentials of every step; DECOLLE: its carried state). Measured, in a fresh
 # process per point after a warm-up call on $T=2$ (see `snnlib.learning.memory`): TensorFlow's
-# CPU allocator peak during the step (`tf.config.experimental.get_memory_info`; coarse for
+# CPU allocator peak during the step (`tf.config.experimental.get_memory_info`; the measuring
+# process selects TF's BFC allocator itself, since only that one keeps statistics; coarse for
 # the many small tensors of the online loop) and the increase of the process's resident
 # high-water mark (`resource.getrusage().ru_maxrss`; noisy by a few MB on a shared machine).
+# The table's last line names the methods, or says why a figure could not be measured.
 # The network is the randman one, $[128, 128, 10]$.
 
 # %%

@@ -39,8 +39,9 @@ seed = 0
 
 # %%
 import numpy as np
-import tensorflow as tf
 
+import snnlib  # first: it imports TensorFlow without the start-up noise
+import tensorflow as tf
 from snnlib import LIFParams, init_weights
 from snnlib.learning import figures
 from snnlib.learning.eprop import eprop_gradients
@@ -138,8 +139,9 @@ fig = figures.rule_comparison(histories)
 # %% [markdown]
 # ## 4. Memory of one training step vs $T$
 # Same method as notebook 05 (`snnlib.learning.memory`): analytic stored state, TensorFlow's
-# CPU allocator peak (coarse for small tensors) and the resident high-water mark increase, in
-# a fresh process per point, for the randman network $[128, 128, 10]$.
+# BFC allocator peak (coarse for small tensors) and the resident high-water mark increase, in
+# a fresh process per point, for the randman network $[128, 128, 10]$. The table's last line
+# names the methods, or says why a figure could not be measured.
 
 # %%
 rows = memory_table(["bptt", "eprop"], memory_steps, batch=memory_batch, measure=measure_memory)

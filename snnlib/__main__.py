@@ -215,7 +215,18 @@ def main(argv=None) -> int:
     _bench_parser(sub)
     _report_parser(sub)
     args = parser.parse_args(argv)
+    if args.command in ("train", "bench"):
+        _name_the_gpu()
     return {"train": _cmd_train, "bench": _cmd_bench, "report": _cmd_report}[args.command](args)
+
+
+def _name_the_gpu() -> None:
+    """On a machine with a GPU, say once (on stderr) which one TensorFlow uses."""
+    from snnlib.runtime import device_line
+
+    line = device_line()
+    if line:
+        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

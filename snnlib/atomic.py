@@ -2,7 +2,9 @@
 
 The data go to a temporary file in the same folder, are flushed to disk, and replace the
 target with ``os.replace``; an exception (or a killed process) leaves the target untouched and
-removes the temporary file where it can.
+removes the temporary file where it can. The new file gets the permissions a plain ``open()``
+would give it (``0o666`` less the process's umask), or ``mode`` when given: the temporary
+file's private ``0o600`` is never left on the result.
 """
 
 from __future__ import annotations
@@ -13,9 +15,18 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_open(path):
-    """A binary file handle whose content replaces ``path`` when the ``with`` block completes."""
+def atomic_open(path, mode: int | None = None):
+    """A binary file handle whose content replaces ``path`` when the ``with`` block completes.
+
+    ``mode``: permission bits of the new file (default ``0o666 & ~umask``, as ``open()``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -24,13 +35,15 @@ def atomic_open(path):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_atomic(path, data: str | bytes) -> None:
-    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically."""
-    with atomic_open(path) as fh:
+def write_atomic(path, data: str | bytes, mode: int | None = None) -> None:
+    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically (``mode``: see
+    :func:`atomic_open`)."""
+    with atomic_open(path, mode) as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)

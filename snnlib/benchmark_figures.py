@@ -151,6 +151,37 @@ def roofline(records):
     return fig
 
 
+def seed_point_speedups(records, mode: str = "train") -> list[tuple[float, dict, dict]]:
+    """``(speed-up, sparse_layer record, fastest dense record)`` for each sparse_layer record
+    of the ``seed`` sweep (``preset_cases("seed_point")``); empty without a dense record."""
+    rows = ok_records(records, mode=mode, sweep="seed")
+    dense = [r for r in rows if r["impl"] in ("dense", "dense_xla")]
+    if not dense:
+        return []
+    base = min(dense, key=lambda r: r["step_ms_median"])
+    return [(base["step_ms_median"] / r["step_ms_median"], r, base)
+            for r in rows if r["impl"] == "sparse_layer"]
+
+
+def _seed_point_conclusions(records, mode: str) -> list[str]:
+    """Sentences on the ``seed`` sweep: sparse_layer against the fastest dense step on the
+    seed-sized network, at the activity measured in the step."""
+    lines = []
+    for speedup, r, base in seed_point_speedups(records, mode):
+        net = "-".join(str(n) for n in [r["n_in"], *r["hidden"], r["n_out"]])
+        activity = r.get("activity") or []
+        measured = ("measured hidden activity " + " / ".join(f"{a:.1%}" for a in activity[:-1])
+                    if activity and None not in activity else "activity not measured")
+        dropped = sum(r.get("overflow") or [])
+        lines.append(
+            f"Seed-sized network {net} (T {r['n_steps']}, batch {r['batch_size']}, weight_mul "
+            f"{r['weight_mul']:g}): sparse_layer at capacity {r['max_activity']:.0%} and "
+            f"{measured} ({dropped:.1f} spikes dropped per step and sample) took "
+            f"{r['step_ms_median']:.1f} ms per {mode} step, {speedup:.2f}x the fastest dense "
+            f"step ({base['impl']}, {base['step_ms_median']:.1f} ms).")
+    return lines
+
+
 def conclusions(records, mode: str = "train") -> list[str]:
     """Sentences computed from the numbers of this run (no hard-coded claims)."""
     lines = []
@@ -179,6 +210,7 @@ def conclusions(records, mode: str = "train") -> list[str]:
             ratio = dense[0]["step_ms_median"] / fastest["step_ms_median"]
             lines.append(f"Our dense step takes {ratio:.2f}x the time of the fastest peer "
                          f"({fastest['impl']}, {fastest['step_ms_median']:.2f} ms).")
+    lines += _seed_point_conclusions(records, mode)
     spreads = [r["step_ms_spread"] for r in ok_records(records) if "step_ms_spread" in r]
     if spreads:
         lines.append(f"Median relative spread (IQR / median) of the timings: "

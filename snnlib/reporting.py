@@ -7,23 +7,43 @@ For every ``notebooks/NN_topic.py`` (jupytext percent source):
    (if present), writing ``reports/build/NN_topic.executed.ipynb``;
 3. nbconvert renders ``reports/NN_topic.html`` (also for a failed run: its partial output);
 4. ``reports/index.html`` and ``reports/summary.json`` list every notebook with its status,
-   run time and the key metrics it saved with :func:`save_metrics`.
+   run time, its headline figure (:func:`save_headline_figure`, else its first figure) as a
+   thumbnail that links to the notebook, and the key metrics it saved with
+   :func:`save_metrics`.
+
+The same function renders for ``./build.sh`` and for the test suite, with the same kernel
+environment (:func:`kernel_environment`): the caller's ``TF_*``, ``KERAS_*``, ``XLA_*`` and
+``SNNLIB_*`` variables do not reach the notebooks (except the locations and the backend switch
+of :data:`PASSED_THROUGH`), so a report does not depend on how the shell was set up. Kernels talk
+to papermill over local IPC sockets, not TCP. Equations render offline: the MathJax that the
+``jupyter-server-mathjax`` package ships is copied to ``reports/mathjax/``. Every file the
+pipeline writes under ``reports/`` is readable by others (``0o644``), and written atomically.
 
 ``run_reports`` returns a non-zero exit code when any notebook failed.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import html
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_ENV = "SNNLIB_METRICS_FILE"
+HEADLINE_ENV = "SNNLIB_HEADLINE_FILE"
 HEADLESS_ENV = "SNNLIB_HEADLESS"
 PRESETS = ("tiny", "full")
+REPORT_MODE = 0o644
+SCRUBBED_PREFIXES = ("TF_", "KERAS_", "XLA_", "SNNLIB_")
+PASSED_THROUGH = ("SNNLIB_PURE_PY", "SNNLIB_DATA_DIR", "SNNLIB_CACHE_DIR")
+MATHJAX_DIR = "mathjax"
+MATHJAX_QUERY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+THUMB_DIR = "thumbs"
 
 
 def save_metrics(**metrics) -> dict:
@@ -38,8 +58,79 @@ def save_metrics(**metrics) -> dict:
         existing = {}
         if Path(path).exists():
             existing = json.loads(Path(path).read_text())
-        write_atomic(Path(path), json.dumps({**existing, **metrics}, indent=2, default=float))
+        write_atomic(Path(path), json.dumps({**existing, **metrics}, indent=2, default=float),
+                     REPORT_MODE)
     return metrics
+
+
+def save_headline_figure(fig) -> None:
+    """Mark ``fig`` (a Matplotlib figure) as the notebook's headline figure: the report index
+    shows it as a thumbnail. No-op outside the pipeline."""
+    path = os.environ.get(HEADLINE_ENV)
+    if path:
+        import io
+
+        from snnlib.atomic import write_atomic
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=60)
+        write_atomic(Path(path), buf.getvalue(), REPORT_MODE)
+
+
+def kernel_environment(base: dict | None = None, **settings: str) -> dict:
+    """The environment notebook kernels run with: ``base`` (default ``os.environ``) without
+    the variables of :data:`SCRUBBED_PREFIXES` (but with those of :data:`PASSED_THROUGH`),
+    plus ``SNNLIB_HEADLESS=1``, quiet TensorFlow logging and ``settings``."""
+    base = dict(os.environ if base is None else base)
+    env = {k: v for k, v in base.items()
+           if k in PASSED_THROUGH or not k.startswith(SCRUBBED_PREFIXES)}
+    env.update({HEADLESS_ENV: "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, **settings)
+    return env
+
+
+@contextlib.contextmanager
+def _process_environment(env: dict):
+    """Replace ``os.environ`` by ``env`` inside the block (kernels inherit it), then restore."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _ipc_kernel_manager_class(socket_dir: str):
+    """A kernel manager class whose kernels listen on IPC sockets in ``socket_dir`` (the
+    executing client creates, owns and shuts down the manager)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
+
+    return IPCKernelManager
+
+
+def install_mathjax(out_dir: Path) -> str:
+    """Copy the bundled MathJax (package ``jupyter-server-mathjax``) to ``out_dir/mathjax``
+    once; return the relative URL the HTML pages load it from."""
+    import shutil
+
+    import jupyter_server_mathjax
+
+    target = Path(out_dir) / MATHJAX_DIR
+    if not (target / "MathJax.js").exists():
+        source = Path(jupyter_server_mathjax.__file__).parent / "static"
+        tmp = Path(out_dir) / f".{MATHJAX_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp)
+        for path in [tmp, *tmp.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else REPORT_MODE)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    return f"{MATHJAX_DIR}/{MATHJAX_QUERY}"
 
 
 def is_headless() -> bool:
@@ -70,13 +161,19 @@ def load_parameters(source: Path, preset: str) -> dict:
 def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s: int = 3600) -> dict:
     """Execute one notebook and render its HTML; never raises for a failing notebook.
 
+    The kernel runs with :func:`kernel_environment` on IPC sockets; the HTML loads MathJax
+    from ``out_dir/mathjax`` (:func:`install_mathjax`).
+
     Returns:
-        ``{"name", "status" ("ok" | "failed"), "runtime_s", "metrics", "html", "error"}``.
+        ``{"name", "status" ("ok" | "failed"), "runtime_s", "metrics", "html", "thumbnail",
+        "error"}`` (``thumbnail``: path of the headline PNG relative to ``out_dir``, or None).
     """
     import jupytext
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
+
+    from snnlib.atomic import write_atomic
 
     source, out_dir = Path(source), Path(out_dir)
     build = out_dir / "build"
@@ -84,36 +181,50 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     name = source.stem
     raw, executed = build / f"{name}.ipynb", build / f"{name}.executed.ipynb"
     metrics_file = build / f"{name}.metrics.json"
-    metrics_file.unlink(missing_ok=True)
+    thumb = out_dir / THUMB_DIR / f"{name}.png"
+    thumb.parent.mkdir(exist_ok=True)
+    for stale in (metrics_file, thumb, executed):
+        stale.unlink(missing_ok=True)
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, raw)
-    env_before = {k: os.environ.get(k) for k in (METRICS_ENV, HEADLESS_ENV)}
-    os.environ[METRICS_ENV], os.environ[HEADLESS_ENV] = str(metrics_file), "1"
+    env = kernel_environment(**{METRICS_ENV: str(metrics_file), HEADLINE_ENV: str(thumb)})
     status, error = "ok", None
     t0 = time.perf_counter()
-    try:
-        papermill.execute_notebook(str(raw), str(executed), parameters=load_parameters(source, preset),
-                                   kernel_name="python3", cwd=str(source.parent),
-                                   progress_bar=False, execution_timeout=timeout_s)
-    except Exception as err:  # a failing notebook is reported, not fatal to the others
-        status, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-    finally:
-        for key, value in env_before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with tempfile.TemporaryDirectory(prefix="snnlib-kernel-") as sockets, _process_environment(env):
+        try:
+            papermill.execute_notebook(str(raw), str(executed),
+                                       parameters=load_parameters(source, preset),
+                                       kernel_name="python3", cwd=str(source.parent),
+                                       progress_bar=False, execution_timeout=timeout_s,
+                                       kernel_manager_class=_ipc_kernel_manager_class(sockets))
+        except Exception as err:  # a failing notebook is reported, not fatal to the others
+            lines = str(err).strip().splitlines()
+            status, error = "failed", f"{type(err).__name__}: {lines[-1] if lines else ''}"
     runtime = time.perf_counter() - t0
+    rendered = nbformat.read(executed if executed.exists() else raw, as_version=4)
+    exporter = HTMLExporter(mathjax_url=install_mathjax(out_dir))
+    body, _ = exporter.from_notebook_node(rendered)
     html_path = out_dir / f"{name}.html"
-    rendered = executed if executed.exists() else raw
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(rendered, as_version=4))
-    from snnlib.atomic import write_atomic
-
-    write_atomic(html_path, body)
+    write_atomic(html_path, body, REPORT_MODE)
+    if not thumb.exists():
+        _write_first_figure(rendered, thumb)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     return {"name": name, "status": status, "runtime_s": round(runtime, 2), "metrics": metrics,
-            "html": html_path.name, "error": error}
+            "html": html_path.name,
+            "thumbnail": f"{THUMB_DIR}/{thumb.name}" if thumb.exists() else None, "error": error}
+
+
+def _write_first_figure(nb, path: Path) -> None:
+    """Write the first PNG output of notebook ``nb`` to ``path`` (nothing if it has none)."""
+    from snnlib.atomic import write_atomic
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get("image/png")
+            if data:
+                write_atomic(path, base64.b64decode(data), REPORT_MODE)
+                return
 
 
 def _format_metrics(metrics: dict) -> str:
@@ -125,31 +236,41 @@ def _format_metrics(metrics: dict) -> str:
 
 
 def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
-    """Write ``index.html`` and ``summary.json`` for the rendered notebooks."""
+    """Write ``index.html`` and ``summary.json`` for the rendered notebooks: one row per
+    notebook with its status, run time, headline thumbnail (a link to the notebook) and key
+    metrics."""
     from snnlib.atomic import write_atomic
 
     rows = []
     for r in results:
         color = "#e6f4ea" if r["status"] == "ok" else "#fce8e6"
         err = f"<br><small>{html.escape(r['error'])}</small>" if r.get("error") else ""
+        link = html.escape(r["html"])
+        thumb = (f'<a href="{link}"><img src="{html.escape(r["thumbnail"])}" '
+                 f'alt="headline figure of {html.escape(r["name"])}"></a>'
+                 if r.get("thumbnail") else "")
         rows.append(
-            f'<tr style="background:{color}"><td><a href="{html.escape(r["html"])}">'
+            f'<tr style="background:{color}"><td><a href="{link}">'
             f'{html.escape(r["name"])}</a></td><td>{r["status"]}{err}</td>'
-            f'<td>{r["runtime_s"]:.1f} s</td><td>{_format_metrics(r["metrics"])}</td></tr>'
+            f'<td>{r["runtime_s"]:.1f} s</td><td>{thumb}</td>'
+            f'<td>{_format_metrics(r["metrics"])}</td></tr>'
         )
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>snnlib reports</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.4em .8em;border:1px solid #ccc;"
-        "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
+        "vertical-align:top}table{border-collapse:collapse}img{max-width:360px;max-height:240px}"
+        "</style></head><body>"
         f"<h1>snnlib workbook reports</h1><p>Preset <b>{html.escape(preset)}</b>, rendered {stamp}.</p>"
-        "<table><tr><th>notebook</th><th>status</th><th>run time</th><th>key metrics</th></tr>"
+        "<table><tr><th>notebook</th><th>status</th><th>run time</th><th>headline figure</th>"
+        "<th>key metrics</th></tr>"
         + "".join(rows) + "</table></body></html>"
     )
     index = Path(out_dir) / "index.html"
-    write_atomic(index, page)
+    write_atomic(index, page, REPORT_MODE)
     write_atomic(Path(out_dir) / "summary.json",
-                 json.dumps({"preset": preset, "rendered": stamp, "notebooks": results}, indent=2))
+                 json.dumps({"preset": preset, "rendered": stamp, "notebooks": results}, indent=2),
+                 REPORT_MODE)
     return index
 
 

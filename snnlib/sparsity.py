@@ -148,3 +148,33 @@ def backward_storage_bytes(sizes, capacities, n_steps: int, batch: int, float_by
                  for s_in, s in zip(capacities[:-1], capacities[1:]))
     return {"dense": dense, "sparse_layer": sparse}
 
+
+
+def accuracy_conclusions(runs: dict, reference: str = "dense", tolerance: float = 0.02) -> list[str]:
+    """Sentences comparing training runs with a reference run, from their own numbers.
+
+    Args:
+        runs: ``{name: train_and_evaluate result}``; each has ``test_accuracy`` and a
+            ``history`` whose last row has ``train_activity_0`` (and ``train_overflow_0``).
+        reference: the name of the run the others are compared with.
+        tolerance: accuracy difference (fraction) that still counts as "comparable".
+
+    Returns:
+        One sentence per run other than ``reference``, and a last one naming the runs that
+        came within ``tolerance`` of the reference.
+    """
+    ref = float(runs[reference]["test_accuracy"])
+    lines, close = [], []
+    for name, run in runs.items():
+        if name == reference:
+            continue
+        acc, last = float(run["test_accuracy"]), run["history"][-1]
+        gap = acc - ref
+        if abs(gap) <= tolerance:
+            close.append(name)
+        lines.append(f"{name}: test accuracy {acc:.1%} vs {reference} {ref:.1%} "
+                     f"({100 * gap:+.1f} points); hidden activity {last['train_activity_0']:.2%}, "
+                     f"{last.get('train_overflow_0', 0.0):.2f} spikes dropped per step and sample.")
+    lines.append(f"Within {100 * tolerance:.0f} points of {reference}: "
+                 + (", ".join(close) if close else "none of the runs") + ".")
+    return lines

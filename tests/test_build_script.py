@@ -3,7 +3,13 @@
 import os
 import shutil
 import subprocess
+import tomllib
+from importlib import metadata
 from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +48,42 @@ def test_missing_python_is_one_clear_line(tmp_path):
                                "HOME": str(tmp_path)})
     assert proc.returncode != 0
     assert "Python 3.11 (or 3.12) not found" in proc.stderr
+
+
+def _lock_pins():
+    """``{name: (version, marker or None)}`` of requirements.lock."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "==" not in line:
+            continue
+        spec, _, marker = line.partition(";")
+        name, version = (part.strip() for part in spec.split("=="))
+        pins[canonicalize_name(name)] = (version, marker.strip() or None)
+    return pins
+
+
+def test_lock_pins_every_dependency_of_pyproject_within_its_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["notebooks"],
+              *project["optional-dependencies"]["dev"]]
+    pins = _lock_pins()
+    for text in wanted:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{name} is in pyproject.toml but not in requirements.lock: ./build.sh lock"
+        assert req.specifier.contains(pins[name][0], prereleases=True), (name, pins[name][0])
+
+
+def test_the_environment_has_the_locked_versions():
+    wrong = {}
+    for name, (version, marker) in _lock_pins().items():
+        if marker and not Marker(marker).evaluate():
+            continue
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != version:
+            wrong[name] = (installed, version)
+    assert not wrong, f"installed vs locked: {wrong}; run ./build.sh setup"

@@ -20,6 +20,19 @@ def test_train_smoke_run(tmp_path):
     assert (tmp_path / "run" / "metrics.json").exists()
 
 
+def test_no_progress_run_in_a_clean_environment_writes_nothing_to_stderr(tmp_path):
+    # A clean environment as on a brand-new machine: TensorFlow's start-up lines, the dataset
+    # binning bar and the training bar must all stay away with --no-progress.
+    env = {"HOME": os.environ.get("HOME", "/root"), "PATH": os.environ.get("PATH", ""),
+           "SNNLIB_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "snnlib", "train", "--dataset", "nmnist-small",
+                           "--data", "limit=20", "--data", "n_test=10", "--epochs", "1",
+                           "--no-progress"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == ""
+    assert (tmp_path / "cache").is_dir(), "the recordings must have been binned in this run"
+
+
 def test_unknown_choices_list_the_valid_ones():
     proc = run_cli("train", "--dataset", "imagenet")
     assert proc.returncode == 2 and "valid choices" in proc.stderr and "randman" in proc.stderr

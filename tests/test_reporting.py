@@ -1,8 +1,8 @@
 import json
-import shutil
+import os
 from pathlib import Path
 
-from snnlib.reporting import load_parameters, run_reports
+from snnlib.reporting import kernel_environment, load_parameters, run_reports
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -19,14 +19,48 @@ raise RuntimeError("deliberate failure")
 """
 
 
-def test_notebook_01_renders_with_tiny_preset(tmp_path):
-    code = run_reports("tiny", nb_dir=NOTEBOOKS, out_dir=tmp_path, only=["01"], log=lambda s: None)
-    assert code == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    (entry,) = summary["notebooks"]
-    assert entry["status"] == "ok" and entry["metrics"]["first_spike_step"] > 0
-    assert "data:image/png" in (tmp_path / "01_lif_dynamics.html").read_text()
-    assert "01_lif_dynamics.html" in (tmp_path / "index.html").read_text()
+ENV_PROBE = """# %%
+import os
+
+from snnlib.reporting import save_headline_figure, save_metrics
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+save_headline_figure(fig)
+save_metrics(bfc=os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "unset"),
+             keras=os.environ.get("KERAS_BACKEND", "unset"),
+             pure=os.environ.get("SNNLIB_PURE_PY", "unset"))
+
+# %% [markdown]
+# An equation: $a = b^2$.
+"""
+
+
+def test_kernels_do_not_inherit_the_callers_tf_and_snnlib_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("SNNLIB_PURE_PY", "1")
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    (nb_dir / "01_env.py").write_text(ENV_PROBE)
+    out = tmp_path / "out"
+    assert run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lambda s: None) == 0
+    (entry,) = json.loads((out / "summary.json").read_text())["notebooks"]
+    assert entry["metrics"] == {"bfc": "unset", "keras": "unset", "pure": "1"}
+    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "false"  # the caller's own env is kept
+    assert entry["thumbnail"] == "thumbs/01_env.png" and (out / entry["thumbnail"]).exists()
+    assert oct((out / "01_env.html").stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_kernel_environment_scrubs_settings_but_keeps_the_documented_ones():
+    env = kernel_environment({"TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_HOME": "/x", "XLA_FLAGS": "-x",
+                              "SNNLIB_PRESET": "full", "SNNLIB_PURE_PY": "1",
+                              "SNNLIB_DATA_DIR": "/data", "HOME": "/h", "PATH": "/bin"},
+                             SNNLIB_METRICS_FILE="/m.json")
+    assert env == {"SNNLIB_PURE_PY": "1", "SNNLIB_DATA_DIR": "/data", "HOME": "/h", "PATH": "/bin",
+                   "SNNLIB_HEADLESS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "SNNLIB_METRICS_FILE": "/m.json"}
 
 
 def test_failing_notebook_gets_partial_html_and_red_row(tmp_path):

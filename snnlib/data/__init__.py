@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 from snnlib.data.base import SpikeDataset, make_tf_dataset
@@ -22,11 +23,18 @@ DATASETS: dict[str, Callable[..., SpikeDataset]] = {
 }
 
 
-def load_dataset(name: str, **kwargs) -> SpikeDataset:
-    """Build or load the dataset ``name`` with loader keyword arguments ``kwargs``."""
+def load_dataset(name: str, *, progress: bool | None = None, **kwargs) -> SpikeDataset:
+    """Build or load the dataset ``name`` with loader keyword arguments ``kwargs``.
+
+    ``progress``: show (True) or hide (False) the progress bar of loaders that have one (the
+    neuromorphic sets while they bin recordings); ``None`` keeps the loader's default.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name](**kwargs)
+    loader = DATASETS[name]
+    if progress is not None and "progress" in inspect.signature(loader).parameters:
+        kwargs["progress"] = bool(progress)
+    return loader(**kwargs)
 
 
 __all__ = ["DATASETS", "BinnedSet", "SpikeDataset", "dvsgesture", "load_binned", "load_dataset",

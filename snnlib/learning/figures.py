@@ -88,16 +88,19 @@ def memory_vs_steps(rows: list[dict]):
 
     Args:
         rows: dicts with ``rule``, ``steps``, ``stored_mb`` and optionally ``step_peak_mb``
-            (:func:`snnlib.learning.memory.memory_table`).
+            (:func:`snnlib.learning.memory.memory_table`; ``None`` where the allocator kept
+            no statistics: that panel is left out when no row has the figure).
     """
-    measured = any("step_peak_mb" in row for row in rows)
+    measured = any(row.get("step_peak_mb") is not None for row in rows)
     fig, axes = _figure(2 if measured else 1, 1)
     panels = [("stored_mb", "stored state (analytic) [MB]")]
     if measured:
-        panels.append(("step_peak_mb", "allocator peak of the step [MB]"))
+        panels.append(("step_peak_mb", "allocator peak of the step [MB]\n"
+                                       "(TF BFC allocator, fresh process)"))
     for ax, (key, label) in zip(axes[0], panels):
         for i, rule in enumerate(dict.fromkeys(row["rule"] for row in rows)):
-            sel = sorted((row["steps"], row[key]) for row in rows if row["rule"] == rule and key in row)
+            sel = sorted((row["steps"], row[key]) for row in rows
+                         if row["rule"] == rule and row.get(key) is not None)
             ax.plot([s for s, _ in sel], [v for _, v in sel], "-o", ms=3,
                     color=RULE_COLORS.get(rule, f"C{i}"), label=rule)
         ax.set_xlabel("sequence length $T$")

@@ -15,16 +15,22 @@ Two measurements, both for the gradient computation of one batch (no optimizer s
    Two numbers for that second call:
 
    * ``step_peak_mb``: TensorFlow's allocator peak above the memory in use before the call
-     (``tf.config.experimental.reset_memory_stats`` / ``get_memory_info("CPU:0")``, which
-     TF 2.21 supports on the CPU): the tensors alive at the worst moment of the step.
-     Deterministic for a given graph.
+     (``tf.config.experimental.reset_memory_stats`` / ``get_memory_info("CPU:0")``): the
+     tensors alive at the worst moment of the step. Deterministic for a given graph.
+     TensorFlow's CPU allocator keeps these statistics only when it is the BFC allocator,
+     which an environment variable read at start-up selects; the measuring subprocess
+     therefore gets ``TF_CPU_ALLOCATOR_USE_BFC=true`` (and none of the caller's other
+     ``TF_*`` / ``KERAS_*`` variables) from :func:`probe_environment`, so the figure does not
+     depend on how the caller's shell is set up. Where the statistics are still unavailable
+     the value is ``None`` and ``step_peak_method`` says why.
    * ``rss_peak_mb``: the increase of the process's resident high-water mark
      (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the call. It also sees allocator
      caching and the warm-up's own transient peak (so it can read 0 when the step fits into
      memory freed earlier); on a shared machine it is noisy by several MB. Reported as a
      cross-check only.
 
-   The input batch is allocated before either baseline and is not counted.
+   The input batch is allocated before either baseline and is not counted. Every row names
+   its methods (``step_peak_method``, ``rss_peak_method``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import sys
 from typing import Sequence
 
 BYTES_PER_FLOAT = 4
+ALLOCATOR_METHOD = "TF BFC allocator peak (fresh process, TF_CPU_ALLOCATOR_USE_BFC=true)"
+RSS_METHOD = "ru_maxrss increase (fresh process)"
 
 
 def stored_floats(rule: str, sizes: Sequence[int], batch: int, steps: int, *,
@@ -110,16 +118,40 @@ def probe(rule: str, steps: int, sizes: Sequence[int], batch: int, seed: int = 0
 
     x, y, warm = tf.constant(x), tf.constant(y), tf.constant(warm)  # the batch is not counted
     step(warm, y)
-    tf.config.experimental.reset_memory_stats("CPU:0")
-    in_use = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    in_use, method = _allocator_bytes("current")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     grads = step(x, y)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    alloc_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    alloc_peak, _ = _allocator_bytes("peak")
     finite = all(bool(np.isfinite(g.numpy()).all()) for g in grads)
+    step_peak = None if in_use is None or alloc_peak is None else (alloc_peak - in_use) / 2**20
     return {"rule": rule, "steps": int(steps), "batch": int(batch), "sizes": list(map(int, sizes)),
-            "step_peak_mb": (alloc_peak - in_use) / 2**20, "rss_baseline_mb": base / 1024.0,
-            "rss_peak_mb": (peak - base) / 1024.0, "finite": finite}
+            "step_peak_mb": step_peak, "step_peak_method": method,
+            "rss_baseline_mb": base / 1024.0, "rss_peak_mb": (peak - base) / 1024.0,
+            "rss_peak_method": RSS_METHOD, "finite": finite}
+
+
+def _allocator_bytes(key: str) -> tuple[int | None, str]:
+    """``get_memory_info("CPU:0")[key]`` (``"current"`` resets the peak first) and the method
+    string; ``(None, reason)`` where the CPU allocator keeps no statistics."""
+    import tensorflow as tf
+
+    try:
+        if key == "current":
+            tf.config.experimental.reset_memory_stats("CPU:0")
+        return int(tf.config.experimental.get_memory_info("CPU:0")[key]), ALLOCATOR_METHOD
+    except ValueError as err:
+        return None, f"unavailable: {str(err).strip().splitlines()[0]}"
+
+
+def probe_environment(base: dict | None = None) -> dict:
+    """The environment of a measuring subprocess: ``base`` (default ``os.environ``) without
+    its ``TF_*`` and ``KERAS_*`` variables, with the BFC CPU allocator (which keeps peak
+    statistics), quiet C++ logging and no GPU."""
+    base = dict(os.environ if base is None else base)
+    env = {k: v for k, v in base.items() if not k.startswith(("TF_", "KERAS_"))}
+    env.update(TF_CPU_ALLOCATOR_USE_BFC="true", TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    return env
 
 
 def measure_step_memory(rule: str, steps: int, *, sizes: Sequence[int] = (128, 128, 10),
@@ -132,8 +164,8 @@ def measure_step_memory(rule: str, steps: int, *, sizes: Sequence[int] = (128, 1
     """
     cmd = [sys.executable, "-m", "snnlib.learning.memory", "--rule", rule, "--steps", str(steps),
            "--batch", str(batch), "--sizes", *map(str, sizes)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=probe_environment(),
+                          timeout=timeout_s)
     if proc.returncode != 0:
         raise RuntimeError(f"memory probe failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -175,12 +207,18 @@ if __name__ == "__main__":
 
 def format_memory_table(rows: Sequence[dict]) -> str:
     """The rows of :func:`memory_table` as aligned text, one line per (rule, T); ``-`` marks a
-    measurement that was not taken."""
+    measurement that was not taken. A last line names the measuring methods, or says why
+    the allocator peak is missing."""
 
     def cell(row, key):
-        return f"{row[key]:7.1f}" if key in row else "      -"
+        return "      -" if row.get(key) is None else f"{row[key]:7.1f}"
 
-    return "\n".join(
+    lines = [
         f"{row['rule']:8s} T={row['steps']:4d}  stored {row['stored_mb']:7.2f} MB  allocator "
         f"peak {cell(row, 'step_peak_mb')} MB  RSS peak {cell(row, 'rss_peak_mb')} MB"
-        for row in rows)
+        for row in rows]
+    methods = sorted({row[k] for row in rows for k in ("step_peak_method", "rss_peak_method")
+                      if row.get(k)})
+    if methods:
+        lines.append("measured by: " + "; ".join(methods))
+    return "\n".join(lines)

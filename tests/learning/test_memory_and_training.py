@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 
 from snnlib.learning import fixed_matrices, online_gradients
-from snnlib.learning.memory import stored_floats
+from snnlib.learning.memory import (ALLOCATOR_METHOD, RSS_METHOD, format_memory_table,
+                                    measure_step_memory, probe_environment, stored_floats)
 
 from .conftest import make_batch, make_weights
 
@@ -83,3 +84,26 @@ def test_cli_trains_with_eprop(tmp_path):
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["config"]["rule"] == "eprop"
+
+
+def test_probe_environment_selects_the_bfc_allocator_whatever_the_caller_set():
+    env = probe_environment({"TF_CPU_ALLOCATOR_USE_BFC": "false", "TF_ENABLE_ONEDNN_OPTS": "0",
+                             "KERAS_BACKEND": "jax", "PATH": "/bin"})
+    assert env["TF_CPU_ALLOCATOR_USE_BFC"] == "true" and env["PATH"] == "/bin"
+    assert "TF_ENABLE_ONEDNN_OPTS" not in env and "KERAS_BACKEND" not in env
+
+
+def test_step_memory_is_measured_even_where_the_caller_disabled_allocator_stats(monkeypatch):
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
+    row = measure_step_memory("bptt", 20, sizes=(16, 8, 2), batch=4)
+    assert row["step_peak_method"] == ALLOCATOR_METHOD and row["step_peak_mb"] > 0
+    assert row["rss_peak_method"] == RSS_METHOD and row["finite"]
+
+
+def test_memory_table_says_which_figure_is_missing_and_why():
+    rows = [{"rule": "bptt", "steps": 10, "stored_mb": 1.0, "step_peak_mb": None,
+             "step_peak_method": "unavailable: no allocator statistics", "rss_peak_mb": 2.0,
+             "rss_peak_method": RSS_METHOD}]
+    text = format_memory_table(rows)
+    assert "allocator peak       - MB" in text and "RSS peak     2.0 MB" in text
+    assert text.splitlines()[-1].startswith("measured by: ") and "unavailable" in text
