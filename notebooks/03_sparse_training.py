@@ -104,8 +104,8 @@ for line in accuracy_conclusions(runs, reference="dense", tolerance=0.02):
 # ## 3. What the backward pass stores
 # Dense BPTT keeps every layer's input sequence, potentials and spikes: $O(T B N)$ floats.
 # `sparse_layer` keeps index lists and the potentials at the listed neurons: $O(T B S)$.
-# For the seed's benchmark network ([1152, 980, 980, 980, 10], T = 100, batch 48, input
-# capacity 32):
+# Counted from the shapes (`snnlib.sparsity.backward_storage_bytes`, not measured), for the
+# seed's benchmark network ([1152, 980, 980, 980, 10], T = 100, batch 48, input capacity 32):
 
 # %%
 bench_sizes = [1152, 980, 980, 980, 10]
