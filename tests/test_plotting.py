@@ -6,7 +6,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from snnlib import plotting  # noqa: E402
-from snnlib.functional.lif import simulate_neuron  # noqa: E402
+from snnlib.functional import simulate_neuron  # noqa: E402
 
 
 def test_explorer_is_a_widget_interactively_and_a_figure_headless():

@@ -26,12 +26,11 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from snnlib.functional.lif import LIFParams, validate_sizes
+from snnlib.functional.params import LIFParams, validate_sizes
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
-from snnlib.learning import RULES, fixed_matrices, online_gradients
+from snnlib.learning import fixed_matrices, online_gradients, validate_rule
 
 READOUTS = ("spikes", "leaky")
-FEEDBACKS = ("symmetric", "random")
 
 
 class SNNClassifier(keras.Model):
@@ -63,13 +62,7 @@ class SNNClassifier(keras.Model):
             raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
-        if feedback not in FEEDBACKS:
-            raise ValueError(f"feedback must be one of {FEEDBACKS}; got {feedback!r}")
-        if rule != "bptt" and (impl != "dense" or readout != "spikes"):
-            raise ValueError(f"rule={rule!r} needs impl='dense' and readout='spikes'; got "
-                             f"impl={impl!r}, readout={readout!r}")
+        validate_rule(rule, feedback, impl=impl, readout=readout)
         self.rule, self.feedback = rule, feedback
         self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
         self.readout_kind = readout
