@@ -285,9 +285,11 @@ def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
 
 def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path | None = None,
                 only: list[str] | None = None, log=print) -> int:
-    """Render every notebook (or those whose name starts with an entry of ``only``).
+    """Render every notebook (or those whose name starts with an entry of ``only``; the index
+    then keeps the earlier rows of the other notebooks).
 
-    Returns 0 when all succeeded, 1 otherwise. ``log`` receives one line per notebook.
+    Returns 0 when all rendered notebooks succeeded, 1 otherwise. ``log`` receives one line
+    per notebook.
     """
     nb_dir = Path(nb_dir or ROOT / "notebooks")
     out_dir = Path(out_dir or ROOT / "reports")
@@ -305,6 +307,25 @@ def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path 
         log(f"report: {source.name}: {result['status']} in {result['runtime_s']:.1f} s"
             + (f" ({result['error']})" if result["error"] else ""))
         results.append(result)
+    code = 0 if all(r["status"] == "ok" for r in results) else 1
+    if only:
+        results = _with_earlier_results(results, out_dir, preset)
     index = write_index(results, out_dir, preset)
     log(f"report: wrote {index}")
-    return 0 if all(r["status"] == "ok" for r in results) else 1
+    return code
+
+
+def _with_earlier_results(results: list[dict], out_dir: Path, preset: str) -> list[dict]:
+    """``results`` plus the rows of an earlier ``summary.json`` of the same preset for the
+    notebooks not rendered now (and whose HTML is still there), in name order: rendering a
+    few notebooks keeps the others in the index."""
+    try:
+        earlier = json.loads((Path(out_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return results
+    if earlier.get("preset") != preset:
+        return results
+    names = {r["name"] for r in results}
+    kept = [r for r in earlier.get("notebooks", [])
+            if r.get("name") not in names and (Path(out_dir) / r.get("html", "")).is_file()]
+    return sorted(results + kept, key=lambda r: r["name"])

@@ -98,3 +98,17 @@ def test_output_dir_is_beside_the_report_being_rendered(tmp_path, monkeypatch):
     assert output_dir("bench") == ROOT / "reports" / "bench"
     monkeypatch.setenv(METRICS_ENV, str(tmp_path / "out" / "build" / "04_benchmarks.metrics.json"))
     assert output_dir("bench") == (tmp_path / "out" / "bench").resolve()
+
+
+def test_rendering_some_notebooks_keeps_the_others_in_the_index(tmp_path):
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name in ("01_a", "02_b"):
+        (nb_dir / f"{name}.py").write_text('# %%\nprint("fine")\n')
+    out = tmp_path / "out"
+    assert run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lambda s: None) == 0
+    (nb_dir / "01_a.py").write_text('# %%\nraise RuntimeError("now broken")\n')
+    assert run_reports("tiny", nb_dir=nb_dir, out_dir=out, only=["01"], log=lambda s: None) == 1
+    rows = json.loads((out / "summary.json").read_text())["notebooks"]
+    assert [(r["name"], r["status"]) for r in rows] == [("01_a", "failed"), ("02_b", "ok")]
+    assert "02_b.html" in (out / "index.html").read_text()

@@ -114,7 +114,7 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     Args:
         config: the run's :class:`TrainConfig`.
         dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
-            seed=config.seed, progress=config.progress, **config.data)``).
+            seed=config.seed, **config.data)``, with no progress bar unless ``config.progress``).
 
     The training data is one seeded stream of batches (:func:`training_stream`, reshuffled
     every epoch); global step ``k`` always sees the stream's ``k``-th batch, which is what
@@ -129,8 +129,9 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     keras.utils.set_random_seed(config.seed)
     t0 = time.perf_counter()
     if dataset is None:
-        dataset = load_dataset(config.dataset, seed=config.seed, progress=config.progress,
-                               **config.data)
+        options = dict(config.data)  # a "progress" option of the data can only turn bars off
+        progress = bool(options.pop("progress", True)) and config.progress
+        dataset = load_dataset(config.dataset, seed=config.seed, progress=progress, **options)
     strategy = make_strategy(config.strategy)
     equal_shares = strategy is not None
 

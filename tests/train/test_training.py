@@ -78,3 +78,27 @@ def test_sparse_layer_at_5_percent_matches_dense_accuracy(capsys):
               f"sparse_layer 5% {sparse:.4f} ({runs['sparse_layer']['wall_time_s']:.1f} s), "
               f"overflow {runs['sparse_layer']['history'][-1].get('train_overflow_0')}")
     assert sparse >= dense - 0.02
+
+
+class _Loaded(Exception):
+    pass
+
+
+@pytest.mark.parametrize("config_progress, data, expected", [
+    (True, {}, True), (False, {}, False), (True, {"progress": False}, False),
+    (False, {"progress": True}, False)])
+def test_the_data_progress_bar_follows_the_run_and_the_data_option(monkeypatch, config_progress,
+                                                                  data, expected):
+    import snnlib.train.loop
+
+    seen = {}
+
+    def fake_load(name, **kwargs):
+        seen.update(kwargs)
+        raise _Loaded
+
+    monkeypatch.setattr(snnlib.train.loop, "load_dataset", fake_load)
+    config = TrainConfig.from_preset("tiny", progress=config_progress, data=data)
+    with pytest.raises(_Loaded):
+        train_and_evaluate(config)
+    assert seen["progress"] is expected and list(seen).count("progress") == 1
