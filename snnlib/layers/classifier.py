@@ -29,8 +29,21 @@ import tensorflow as tf
 from snnlib.functional.params import LIFParams, validate_sizes
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
 from snnlib.learning import fixed_matrices, online_gradients, validate_rule
+from snnlib.network import IMPLS
 
 READOUTS = ("spikes", "leaky")
+
+
+def validate_options(*, impl: str, readout: str, rule: str, feedback: str) -> None:
+    """Check the classifier's choices (``ValueError`` naming the argument): ``impl`` one of
+    :data:`snnlib.network.IMPLS`, ``readout`` one of :data:`READOUTS`, and the learning rule
+    with its feedback (:func:`snnlib.learning.validate_rule`). The classifier and
+    :class:`snnlib.train.TrainConfig` both call this one check."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
+    validate_rule(rule, feedback, impl=impl, readout=readout)
 
 
 class SNNClassifier(keras.Model):
@@ -58,11 +71,9 @@ class SNNClassifier(keras.Model):
                  rule: str = "bptt", feedback: str = "symmetric", **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
+        validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback)
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
-        validate_rule(rule, feedback, impl=impl, readout=readout)
         self.rule, self.feedback = rule, feedback
         self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
         self.readout_kind = readout

@@ -13,9 +13,7 @@ import math
 from pathlib import Path
 
 from snnlib.functional.params import LIFParams
-from snnlib.layers.classifier import READOUTS
-from snnlib.learning import validate_rule
-from snnlib.network import IMPLS
+from snnlib.layers.classifier import validate_options
 from snnlib.train.distribute import STRATEGIES
 
 LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFParams))
@@ -62,11 +60,8 @@ class TrainConfig:
             self.lif = LIFParams(**self.lif)
         if not isinstance(self.lif, LIFParams):
             raise ValueError(f"lif must be a LIFParams (or a dict of its fields); got {self.lif!r}")
-        if self.impl not in IMPLS:
-            raise ValueError(f"impl must be one of {IMPLS}; got {self.impl!r}")
-        if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}; got {self.readout!r}")
-        validate_rule(self.rule, self.feedback, impl=self.impl, readout=self.readout)
+        validate_options(impl=self.impl, readout=self.readout, rule=self.rule,
+                         feedback=self.feedback)
         if self.impl != "dense" and self.max_activity is None:
             raise ValueError(f"impl={self.impl!r} needs max_activity (the capacity of its hidden "
                              "layers, e.g. --max-activity 0.05); use 1.0 for full capacity")
