@@ -36,7 +36,7 @@ def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     proc = subprocess.run([sys.executable, "-m", "snnlib", "report", "--preset", "tiny",
                            "--out", str(out)], cwd=ROOT, env=CI_LIKE_ENV, capture_output=True,
-                          text=True, timeout=1500)
+                          text=True, timeout=3600)
     summary = json.loads((out / "summary.json").read_text())
     entries = {e["name"]: e for e in summary["notebooks"]}
     return out, entries, proc.stdout + proc.stderr
