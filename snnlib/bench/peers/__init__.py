@@ -15,6 +15,11 @@ with the same data as the TensorFlow implementations
 
 Where a library's neuron differs from the seed model, the peer module's docstring says how.
 A peer that cannot be imported is reported by :func:`peer_status`, never raised.
+
+Every peer is timed in a worker process of its own (:mod:`snnlib.bench.worker`) that never
+imports TensorFlow: these modules import only the NumPy parts of ``snnlib``
+(:mod:`snnlib.bench.cases`, :mod:`snnlib.bench.timing`, :mod:`snnlib.functional.params`) and
+torch (``tests/bench/test_peer_worker.py`` checks it).
 """
 
 from __future__ import annotations
