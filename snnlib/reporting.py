@@ -15,8 +15,9 @@ The same function renders for ``./build.sh`` and for the test suite, with the sa
 environment (:func:`kernel_environment`): the caller's ``TF_*``, ``KERAS_*``, ``XLA_*`` and
 ``SNNLIB_*`` variables do not reach the notebooks (except the locations and the backend switch
 of :data:`PASSED_THROUGH`), so a report does not depend on how the shell was set up. Kernels talk
-to papermill over local IPC sockets, not TCP. Equations render offline: the MathJax that the
-``jupyter-server-mathjax`` package ships is copied to ``reports/mathjax/``. Every file the
+to papermill over local IPC sockets, not TCP. The pages load nothing from the network:
+equations render with the MathJax that the ``jupyter-server-mathjax`` package ships, copied to
+``reports/mathjax/``, and the template leaves out the CDN scripts it does not need. Every file the
 pipeline writes under ``reports/`` is readable by others (``0o644``), and written atomically.
 
 ``run_reports`` returns a non-zero exit code when any notebook failed.
@@ -113,6 +114,29 @@ def _ipc_kernel_manager_class(socket_dir: str):
     return IPCKernelManager
 
 
+# JupyterLab's HTML template without the two scripts it would fetch from a CDN: require.js
+# (used only by embedded widget state, which headless runs do not produce) and mermaid (used only
+# by mermaid diagrams, which the notebooks do not have). MathJax comes from reports/mathjax,
+# told to use the one web font the bundled copy has (STIX-Web).
+OFFLINE_TEMPLATE = (
+    "{%- extends 'lab/index.html.j2' -%}"
+    "{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}"
+    "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}"
+    "{%- block html_head_js_mathjax -%}{{ super() }}"
+    '<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
+    'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>'
+    "{%- endblock html_head_js_mathjax -%}")
+
+
+def _offline_html_exporter(mathjax_url: str):
+    """An nbconvert HTML exporter whose pages load nothing from the network."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(extra_loaders=[jinja2.DictLoader({"snnlib.html.j2": OFFLINE_TEMPLATE})],
+                        template_file="snnlib.html.j2", mathjax_url=mathjax_url)
+
+
 def install_mathjax(out_dir: Path) -> str:
     """Copy the bundled MathJax (package ``jupyter-server-mathjax``) to ``out_dir/mathjax``
     once; return the relative URL the HTML pages load it from."""
@@ -171,7 +195,6 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     import jupytext
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     from snnlib.atomic import write_atomic
 
@@ -203,8 +226,7 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
             status, error = "failed", f"{type(err).__name__}: {lines[-1] if lines else ''}"
     runtime = time.perf_counter() - t0
     rendered = nbformat.read(executed if executed.exists() else raw, as_version=4)
-    exporter = HTMLExporter(mathjax_url=install_mathjax(out_dir))
-    body, _ = exporter.from_notebook_node(rendered)
+    body, _ = _offline_html_exporter(install_mathjax(out_dir)).from_notebook_node(rendered)
     html_path = out_dir / f"{name}.html"
     write_atomic(html_path, body, REPORT_MODE)
     if not thumb.exists():
