@@ -256,3 +256,9 @@ def test_notebook_01_runs_in_jupyterlab_and_its_slider_redraws_the_figure(lab, b
     outputs = [o for cell in executed["cells"] if cell["cell_type"] == "code" for o in cell["outputs"]]
     assert outputs and not [o for o in outputs if o["output_type"] == "error"]
     assert (root / f"{NOTEBOOK}.py").read_text() == source_before
+
+
+def test_without_chromium_the_browser_test_is_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed.*install-browser"):
+        _browser_or_skip()
