@@ -211,6 +211,8 @@ def test_notebook_01_runs_in_jupyterlab_and_its_slider_redraws_the_figure(lab, b
 
     base, token, root, log_path = lab
     driver = browser
+    for old in SCREENSHOTS.glob(f"{NOTEBOOK}_*.png"):
+        old.unlink()
     driver.get(f"{base}/lab/tree/{NOTEBOOK}.py?token={token}")
     _wait(driver, 90, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell"),
           "notebook 01 opened as a notebook (the .py source with the Jupytext Notebook viewer)")
