@@ -135,6 +135,6 @@ case "$cmd" in
   test)     cmd_setup; cmd_codelets; cmd_test "$@" ;;
   clean)    cmd_clean ;;
   lab)      cmd_setup; cmd_lab "$@" ;;
-  -h|--help|help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd'; valid: all (default), setup, codelets, reports, test, clean, lab" ;;
 esac
