@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_lif_dynamics"
 SCREENSHOTS = ROOT / "reports" / "browser"
 SERVER_START_S = 180  # build.sh's set-up check imports snnlib (TensorFlow) first
+KERNEL_START_S = 120
 RUN_ALL_S = 420
 REDRAW_S = 60
 
@@ -216,6 +217,10 @@ def test_notebook_01_runs_in_jupyterlab_and_its_slider_redraws_the_figure(lab, b
     driver.get(f"{base}/lab/tree/{NOTEBOOK}.py?token={token}")
     _wait(driver, 90, lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell"),
           "notebook 01 opened as a notebook (the .py source with the Jupytext Notebook viewer)")
+    # Cells run before the kernel is connected are skipped: wait for the status bar's
+    # "Python 3 | Idle" (the project kernel, started without asking).
+    _wait(driver, KERNEL_START_S, lambda d: "Python 3 | Idle" in d.find_element(By.CSS_SELECTOR, ".jp-StatusBar-Widget").text,
+          "the kernel started (status bar: Python 3 | Idle)")
     _click_menu(driver, "Run", "Run All Cells")
 
     def finished(d):
