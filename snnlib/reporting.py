@@ -45,6 +45,7 @@ PASSED_THROUGH = ("SNNLIB_PURE_PY", "SNNLIB_DATA_DIR", "SNNLIB_CACHE_DIR")
 MATHJAX_DIR = "mathjax"
 MATHJAX_QUERY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 THUMB_DIR = "thumbs"
+BROWSER_DIR = "browser"  # screenshots of JupyterLab written by the browser test (tests/test_lab.py)
 
 
 def save_metrics(**metrics) -> dict:
@@ -257,6 +258,25 @@ def _format_metrics(metrics: dict) -> str:
     return "<br>".join(parts)
 
 
+def browser_screenshots_html(out_dir: Path) -> str:
+    """An index section linking the browser test's screenshots ``<out_dir>/browser/*.png`` in the
+    order they were taken (notebook 01 in JupyterLab before and after a slider moved); ``""``
+    when there are none."""
+    shots = sorted((Path(out_dir) / BROWSER_DIR).glob("*.png"), key=lambda p: p.stat().st_mtime)
+    if not shots:
+        return ""
+    links = "".join(
+        f'<a href="{BROWSER_DIR}/{html.escape(p.name)}" title="{html.escape(p.name)}">'
+        f'<img src="{BROWSER_DIR}/{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="420" '
+        f'style="margin:0 1em 1em 0;border:1px solid #ccc"></a>'
+        for p in shots)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(p.stat().st_mtime for p in shots)))
+    return ("<h2>The workbook in JupyterLab</h2><p>Screenshots of the browser test "
+            f"(<code>tests/test_lab.py</code>, {stamp}): notebook 01 opened with "
+            "<code>./build.sh lab</code>, before and after a slider of its panel moved.</p>"
+            f"<p>{links}</p>")
+
+
 def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
     """Write ``index.html`` and ``summary.json`` for the rendered notebooks: one row per
     notebook with its status, run time, headline thumbnail (a link to the notebook) and key
@@ -286,7 +306,7 @@ def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
         f"<h1>snnlib workbook reports</h1><p>Preset <b>{html.escape(preset)}</b>, rendered {stamp}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>run time</th><th>headline figure</th>"
         "<th>key metrics</th></tr>"
-        + "".join(rows) + "</table></body></html>"
+        + "".join(rows) + "</table>" + browser_screenshots_html(out_dir) + "</body></html>"
     )
     index = Path(out_dir) / "index.html"
     write_atomic(index, page, REPORT_MODE)
