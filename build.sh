@@ -9,6 +9,9 @@
 #   ./build.sh codelets         compile the C++ ops in codelets/ into snnlib/_ops/
 #   ./build.sh reports [--preset tiny|full] [--only 01 02]
 #   ./build.sh clean            remove generated files (reports, compiled ops, caches)
+#   ./build.sh lab [--port N] [--ip ADDR] [--root DIR] [jupyter lab options]
+#                               JupyterLab on notebooks/ (127.0.0.1:8888): NN_topic.py open as
+#                               notebooks (jupytext), the kernel is this environment's Python
 #
 # Environment: SNNLIB_PYTHON (interpreter to create .venv with), SNNLIB_PRESET (default preset
 # of the main job, "tiny").
@@ -103,6 +106,38 @@ cmd_clean() {
   find "$ROOT/notebooks" -name '*.ipynb' -delete 2>/dev/null || true
 }
 
+cmd_lab() {
+  local py prefix port=8888 ip=127.0.0.1 root="$ROOT/notebooks" token
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || die "--port needs a value"; port="$2"; shift 2 ;;
+      --port=*) port="${1#--port=}"; shift ;;
+      --ip) [ $# -ge 2 ] || die "--ip needs a value"; ip="$2"; shift 2 ;;
+      --ip=*) ip="${1#--ip=}"; shift ;;
+      --root) [ $# -ge 2 ] || die "--root needs a value"; root="$2"; shift 2 ;;
+      --root=*) root="${1#--root=}"; shift ;;
+      *) break ;;
+    esac
+  done
+  py="$(python_bin)"
+  "$py" -c 'import jupyterlab, jupytext, ipywidgets' 2>/dev/null \
+    || die "JupyterLab is missing from $py: run ./build.sh setup (installs the notebooks extra)"
+  prefix="$("$py" -c 'import sys; print(sys.prefix)')"
+  # This environment's Python as kernel "python3" (display name as in the notebook headers),
+  # found before any other kernel of that name (JUPYTER_PATH below).
+  "$py" -m ipykernel install --sys-prefix --display-name "Python 3" >/dev/null \
+    || die "could not register the kernel"
+  token="${JUPYTER_TOKEN:-$("$py" -c 'import secrets; print(secrets.token_hex(24))')}"
+  step "JupyterLab on http://$ip:$port/lab?token=$token"
+  echo "    open that URL; stop with Ctrl-C twice (or: kill $$, this process, from elsewhere)"
+  local as_root=(); [ "$(id -u)" = 0 ] && as_root=(--allow-root)
+  export JUPYTER_TOKEN="$token"
+  export JUPYTER_PATH="$prefix/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+  export JUPYTER_CONFIG_PATH="$ROOT/jupyter${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
+  exec "$py" -m jupyterlab --ServerApp.root_dir="$root" --ServerApp.ip="$ip" \
+    --ServerApp.port="$port" --ServerApp.port_retries=0 --no-browser "${as_root[@]}" "$@"
+}
+
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 cmd="${1:-all}"
 [ $# -gt 0 ] && shift
@@ -114,6 +149,7 @@ case "$cmd" in
   reports)  cmd_setup; cmd_reports "$@" ;;
   test)     cmd_setup; cmd_codelets; cmd_test "$@" ;;
   clean)    cmd_clean ;;
-  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd'; valid: all (default), setup, lock, codelets, reports, test, clean" ;;
+  lab)      cmd_setup; cmd_lab "$@" ;;
+  -h|--help|help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd'; valid: all (default), setup, lock, codelets, reports, test, clean, lab" ;;
 esac

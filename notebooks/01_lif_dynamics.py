@@ -1,7 +1,8 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -32,6 +33,7 @@ gain = 10.0
 th1 = 1.0
 th2 = 0.9
 n_steps = 120
+input_rate = 0.3
 train_preset = "tiny"
 train_epochs = 3
 interactive = None
@@ -116,13 +118,15 @@ fig = plotting.surrogate_shapes(th1=th1, th2=th2)
 # %% [markdown]
 # ## 3. Explore the parameters
 #
-# Interactively (Jupyter with ipywidgets) the sliders below change $\alpha$, the gain and the
-# input rate of a Poisson-like input; rendered headless, a static grid shows the same
-# trade-off: a larger $\alpha$ integrates longer, a larger gain reaches threshold sooner.
+# One neuron driven by a random binary input (each input spike adds 0.4 to $I_t$). Opened
+# interactively (`./build.sh lab`), the sliders below change $\alpha$, the gain and the input
+# rate, and the figure is redrawn for each new value: a larger $\alpha$ integrates longer, a
+# larger gain reaches threshold sooner. Rendered headless, the figure is the panel's first
+# view: the parameters of this notebook.
 
 # %%
 explorer = plotting.lif_explorer(alpha=alpha, gain=gain, th1=th1, th2=th2, n_steps=n_steps,
-                                 seed=seed, interactive=use_widgets)
+                                 rate=input_rate, seed=seed, interactive=use_widgets)
 if use_widgets:
     display(explorer)  # noqa: F821 (IPython builtin)
 

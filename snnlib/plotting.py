@@ -103,24 +103,6 @@ def learning_curves(histories: dict[str, list[dict]], *, metrics=("loss", "accur
     return fig
 
 
-def lif_response_grid(simulate, alphas=(0.8, 0.9, 0.95), gains=(5.0, 10.0), *, th1: float = 1.0):
-    """Static stand-in for the interactive panel: potentials for a grid of (alpha, gain).
-
-    Args:
-        simulate: callable ``(alpha, gain) -> (v [T], spikes [T])``.
-    """
-    fig, axes = _figure(len(alphas), len(gains), width=3.4, height=2.2, sharex=True, sharey=True)
-    for r, gain in enumerate(gains):
-        for c, alpha in enumerate(alphas):
-            v, s = simulate(alpha, gain)
-            ax = axes[r, c]
-            ax.plot(v, lw=1)
-            ax.axhline(th1, color="C3", ls="--", lw=0.8)
-            ax.set_title(f"alpha={alpha:g}, gain={gain:g}: {int(np.sum(s))} spikes", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def activity_profile(per_step, *, labels=None, title: str = "activity per layer over time"):
     """Fraction of active neurons per time step, one line per layer (``per_step``: list of [T])."""
     fig, axes = _figure(1, 1, height=3.0)
@@ -226,27 +208,55 @@ def storage_figure(capacities, storage_rows):
     return fig
 
 
-def lif_explorer(*, alpha: float, gain: float, th1: float, th2: float | None, n_steps: int,
-                 seed: int = 0, interactive: bool = False):
-    """A single neuron driven by a random binary input (amplitude 0.4 per input spike).
+def _check_input_response(alpha: float, rate: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must lie in [0, 1]; got {rate}")
 
-    ``interactive``: an ``ipywidgets.interactive`` panel with sliders for alpha, the gain and
-    the input rate; otherwise the static :func:`lif_response_grid` figure (headless reports).
+
+def lif_input_response(*, alpha: float, gain: float, rate: float, th1: float, th2: float | None,
+                       n_steps: int, seed: int = 0):
+    """A single LIF neuron driven by a random binary input (amplitude 0.4 per input spike).
+
+    The input is the same for every ``alpha`` and ``gain`` (drawn with ``seed``); each of its
+    ``n_steps`` steps carries a spike with probability ``rate``. The figure shows the membrane
+    potential with both thresholds and the input below it; the title names the parameters.
     """
     from snnlib.functional.lif import simulate_neuron
 
-    def simulate(alpha_, gain_, rate=0.3):
-        drive = (np.random.default_rng(seed).random(n_steps) < rate).astype(float) * 0.4
-        v = simulate_neuron(drive, alpha=alpha_, gain=gain_, th1=th1)
-        return v, v >= th1
+    _check_input_response(alpha, rate)
+    drive = (np.random.default_rng(seed).random(n_steps) < rate).astype(float) * 0.4
+    v = simulate_neuron(drive, alpha=alpha, gain=gain, th1=th1)
+    spikes = v >= th1
+    return membrane_trace(v, spikes, th1=th1, th2=th2, current=drive,
+                          title=f"alpha={alpha:g}, gain={gain:g}, input rate={rate:g}: "
+                                f"{int(spikes.sum())} spikes")
 
+
+def lif_explorer(*, alpha: float, gain: float, th1: float, th2: float | None, n_steps: int,
+                 rate: float = 0.3, seed: int = 0, interactive: bool = False):
+    """:func:`lif_input_response` with sliders for alpha, the gain and the input rate.
+
+    ``interactive``: an ``ipywidgets.interactive`` panel whose sliders start at the given
+    values; moving one redraws the figure (its ``result`` is the current figure). Otherwise the
+    figure of those same values (headless reports), i.e. what the panel shows first.
+    """
+    _check_input_response(alpha, rate)
+    fixed = dict(th1=th1, th2=th2, n_steps=n_steps, seed=seed)
     if not interactive:
-        return lif_response_grid(simulate, th1=th1)
+        return lif_input_response(alpha=alpha, gain=gain, rate=rate, **fixed)
     import ipywidgets
 
-    def show(alpha_=alpha, gain_=gain, rate=0.3):
-        v, s = simulate(alpha_, gain_, rate)
-        membrane_trace(v, s, th1=th1, th2=th2, title=f"{int(s.sum())} spikes")
+    def draw(alpha, gain, rate):
+        return lif_input_response(alpha=alpha, gain=gain, rate=rate, **fixed)
 
-    return ipywidgets.interactive(show, alpha_=(0.5, 0.99, 0.01), gain_=(1.0, 30.0, 0.5),
-                                  rate=(0.0, 1.0, 0.05))
+    sliders = dict(
+        alpha=ipywidgets.FloatSlider(value=alpha, min=min(0.5, alpha), max=max(0.99, alpha),
+                                     step=0.01, description="alpha", continuous_update=False),
+        gain=ipywidgets.FloatSlider(value=gain, min=min(1.0, gain), max=max(30.0, gain), step=0.5,
+                                    description="gain", continuous_update=False),
+        rate=ipywidgets.FloatSlider(value=rate, min=0.0, max=1.0, step=0.05,
+                                    description="input rate", continuous_update=False),
+    )
+    return ipywidgets.interactive(draw, **sliders)

@@ -15,8 +15,9 @@ The same function renders for ``./build.sh`` and for the test suite, with the sa
 environment (:func:`kernel_environment`): the caller's ``TF_*``, ``KERAS_*``, ``XLA_*`` and
 ``SNNLIB_*`` variables do not reach the notebooks (except the locations and the backend switch
 of :data:`PASSED_THROUGH`), so a report does not depend on how the shell was set up. Kernels talk
-to papermill over local IPC sockets, not TCP. Equations render offline: the MathJax that the
-``jupyter-server-mathjax`` package ships is copied to ``reports/mathjax/``. Every file the
+to papermill over local IPC sockets, not TCP. The pages load nothing from the network:
+equations render with the MathJax that the ``jupyter-server-mathjax`` package ships, copied to
+``reports/mathjax/``, and the template leaves out the CDN scripts it does not need. Every file the
 pipeline writes under ``reports/`` is readable by others (``0o644``), and written atomically.
 
 ``run_reports`` returns a non-zero exit code when any notebook failed.
@@ -44,6 +45,7 @@ PASSED_THROUGH = ("SNNLIB_PURE_PY", "SNNLIB_DATA_DIR", "SNNLIB_CACHE_DIR")
 MATHJAX_DIR = "mathjax"
 MATHJAX_QUERY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 THUMB_DIR = "thumbs"
+BROWSER_DIR = "browser"  # screenshots of JupyterLab written by the browser test (tests/test_lab.py)
 
 
 def save_metrics(**metrics) -> dict:
@@ -122,6 +124,29 @@ def _ipc_kernel_manager_class(socket_dir: str):
     return IPCKernelManager
 
 
+# JupyterLab's HTML template without the two scripts it would fetch from a CDN: require.js
+# (used only by embedded widget state, which headless runs do not produce) and mermaid (used only
+# by mermaid diagrams, which the notebooks do not have). MathJax comes from reports/mathjax,
+# told to use the one web font the bundled copy has (STIX-Web).
+OFFLINE_TEMPLATE = (
+    "{%- extends 'lab/index.html.j2' -%}"
+    "{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}"
+    "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}"
+    "{%- block html_head_js_mathjax -%}{{ super() }}"
+    '<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
+    'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>'
+    "{%- endblock html_head_js_mathjax -%}")
+
+
+def _offline_html_exporter(mathjax_url: str):
+    """An nbconvert HTML exporter whose pages load nothing from the network."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(extra_loaders=[jinja2.DictLoader({"snnlib.html.j2": OFFLINE_TEMPLATE})],
+                        template_file="snnlib.html.j2", mathjax_url=mathjax_url)
+
+
 def install_mathjax(out_dir: Path) -> str:
     """Copy the bundled MathJax (package ``jupyter-server-mathjax``) to ``out_dir/mathjax``
     once; return the relative URL the HTML pages load it from."""
@@ -180,7 +205,6 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     import jupytext
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     from snnlib.atomic import write_atomic
 
@@ -212,8 +236,7 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
             status, error = "failed", f"{type(err).__name__}: {lines[-1] if lines else ''}"
     runtime = time.perf_counter() - t0
     rendered = nbformat.read(executed if executed.exists() else raw, as_version=4)
-    exporter = HTMLExporter(mathjax_url=install_mathjax(out_dir))
-    body, _ = exporter.from_notebook_node(rendered)
+    body, _ = _offline_html_exporter(install_mathjax(out_dir)).from_notebook_node(rendered)
     html_path = out_dir / f"{name}.html"
     write_atomic(html_path, body, REPORT_MODE)
     if not thumb.exists():
@@ -242,6 +265,25 @@ def _format_metrics(metrics: dict) -> str:
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
         parts.append(f"{html.escape(str(key))} = {html.escape(text)}")
     return "<br>".join(parts)
+
+
+def browser_screenshots_html(out_dir: Path) -> str:
+    """An index section linking the browser test's screenshots ``<out_dir>/browser/*.png`` in the
+    order they were taken (notebook 01 in JupyterLab before and after a slider moved); ``""``
+    when there are none."""
+    shots = sorted((Path(out_dir) / BROWSER_DIR).glob("*.png"), key=lambda p: p.stat().st_mtime)
+    if not shots:
+        return ""
+    links = "".join(
+        f'<a href="{BROWSER_DIR}/{html.escape(p.name)}" title="{html.escape(p.name)}">'
+        f'<img src="{BROWSER_DIR}/{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="420" '
+        f'style="margin:0 1em 1em 0;border:1px solid #ccc"></a>'
+        for p in shots)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(p.stat().st_mtime for p in shots)))
+    return ("<h2>The workbook in JupyterLab</h2><p>Screenshots of the browser test "
+            f"(<code>tests/test_lab.py</code>, {stamp}): notebook 01 opened with "
+            "<code>./build.sh lab</code>, before and after a slider of its panel moved.</p>"
+            f"<p>{links}</p>")
 
 
 def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
@@ -273,7 +315,7 @@ def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
         f"<h1>snnlib workbook reports</h1><p>Preset <b>{html.escape(preset)}</b>, rendered {stamp}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>run time</th><th>headline figure</th>"
         "<th>key metrics</th></tr>"
-        + "".join(rows) + "</table></body></html>"
+        + "".join(rows) + "</table>" + browser_screenshots_html(out_dir) + "</body></html>"
     )
     index = Path(out_dir) / "index.html"
     write_atomic(index, page, REPORT_MODE)

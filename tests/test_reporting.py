@@ -2,7 +2,7 @@ import json
 import os
 from pathlib import Path
 
-from snnlib.reporting import kernel_environment, load_parameters, run_reports
+from snnlib.reporting import kernel_environment, load_parameters, run_reports, write_index
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -112,3 +112,17 @@ def test_rendering_some_notebooks_keeps_the_others_in_the_index(tmp_path):
     rows = json.loads((out / "summary.json").read_text())["notebooks"]
     assert [(r["name"], r["status"]) for r in rows] == [("01_a", "failed"), ("02_b", "ok")]
     assert "02_b.html" in (out / "index.html").read_text()
+
+
+def test_index_links_the_browser_screenshots_when_present(tmp_path):
+    result = {"name": "01_x", "status": "ok", "runtime_s": 1.0, "metrics": {}, "html": "01_x.html",
+              "error": None}
+    write_index([result], tmp_path, "tiny")
+    assert "browser/" not in (tmp_path / "index.html").read_text()
+    (tmp_path / "browser").mkdir()
+    for taken, name in enumerate(("01_lif_dynamics_before.png", "01_lif_dynamics_after.png")):
+        (tmp_path / "browser" / name).write_bytes(b"\x89PNG")
+        os.utime(tmp_path / "browser" / name, (1e9 + taken, 1e9 + taken))
+    write_index([result], tmp_path, "tiny")
+    page = (tmp_path / "index.html").read_text()
+    assert page.index('href="browser/01_lif_dynamics_before.png"') < page.index('href="browser/01_lif_dynamics_after.png"')
