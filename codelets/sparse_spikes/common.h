@@ -192,13 +192,13 @@ inline absl::Status CheckPositive(T x, const char* op, const char* name) {
   return absl::OkStatus();
 }
 
-// th2: -inf ("no second threshold") or finite and <= th1.
+// th2 (the argument `name`): -inf ("no second threshold") or finite and <= th1.
 template <typename T>
-inline absl::Status CheckTh2(T th2, T th1, const char* op) {
+inline absl::Status CheckTh2(T th2, T th1, const char* op, const char* name = "th2") {
   const bool none = std::isinf(static_cast<double>(th2)) && th2 < T(0);
   if (!none && !(std::isfinite(static_cast<double>(th2)) && th2 <= th1)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        op, ": th2 must be -inf (no second threshold) or finite and <= th1 = ",
+        op, ": ", name, " must be -inf (no second threshold) or finite and <= th1 = ",
         static_cast<double>(th1), "; got ", static_cast<double>(th2)));
   }
   return absl::OkStatus();

@@ -102,7 +102,7 @@ absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
   }
   absl::Status s = CheckPositive(k->gain, op, "gain (constants[1])");
   if (s.ok()) s = CheckFinite(k->th1, op, "th1 (constants[2])");
-  if (s.ok()) s = CheckTh2(k->th2, k->th1, op);
+  if (s.ok()) s = CheckTh2(k->th2, k->th1, op, "th2 (constants[3])");
   if (s.ok()) s = CheckPositive(k->beta, op, "beta (constants[4])");
   return s;
 }

@@ -266,12 +266,13 @@ void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batc
   }
 }
 
-// Builds everything but `columns` when `columns` is given (the backward pass), in O(in + slots).
+// Builds everything but `columns` when `n_given` >= 0 columns are given (the backward pass),
+// in O(in + slots). (An empty tensor's data pointer may be null: it cannot mark "not given".)
 SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
-                      int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = 0) {
+                      int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = -1) {
   SpikeIndex x;
   x.position.assign(n_in, -1);
-  if (given_columns == nullptr) {
+  if (n_given < 0) {
     for (int64_t b = 0; b < batch; ++b) {
       for (int32_t i = 0; i < counts[2 * b + 1]; ++i) x.position[ids[b * cap + i]] = 0;
     }
