@@ -394,7 +394,9 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
       const char* op = "SnnlibSparseLifLayerGrad";
       ShapeHandle w;
       absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
+      if (!s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
+      }
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
       c->set_output(0, c->input(0));

@@ -216,7 +216,9 @@ inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const 
 std::vector<int32_t> SortedIds(const int32_t* ids, const int32_t* counts, int64_t batch,
                                int64_t cap, int k) {
   std::vector<int32_t> out;
-  for (int64_t b = 0; b < batch; ++b) out.insert(out.end(), ids + b * cap, ids + b * cap + counts[2 * b + k]);
+  for (int64_t b = 0; b < batch; ++b) {
+    out.insert(out.end(), ids + b * cap, ids + b * cap + counts[2 * b + k]);
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -434,7 +436,8 @@ struct SlotArgs {
 // Forward over the row blocks [t0, t1): y rows and weights_t entries of those output rows.
 // Returns false (and does nothing) when its scratch memory cannot be allocated.
 template <typename T>
-inline __attribute__((always_inline)) bool ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
+inline __attribute__((always_inline)) bool ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0,
+                                                             int64_t t1) {
   using Vec = typename Lanes<T>::Vec;
   const SpikeIndex& x = *a.index;
   Vec* acc = ScratchVecs<T>(a.batch);
@@ -701,7 +704,8 @@ class SparseMatmulGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckColumns(columns_t, wt_t, n_in, n_out, op));
     Tensor* out_t;
     if (kSlots) {
-      OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &out_t));
+      OP_REQUIRES_OK(ctx,
+                     AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &out_t));
     } else {
       OP_REQUIRES_OK(ctx, ctx->allocate_output(0, w_t.shape(), &out_t));
     }
@@ -791,7 +795,8 @@ class SparseMatmulTGradOp : public OpKernel {
     const T* g = g_t.flat<T>().data();
     if (kSlots) {
       Tensor* gv_t;
-      OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
+      OP_REQUIRES_OK(ctx,
+                     AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
       const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids, counts, g, n_out, cap, gv_t->flat<T>().data()};
       ParallelFor(ctx, batch, VectorCost(SatMul(cap, n_out)),
                   [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });

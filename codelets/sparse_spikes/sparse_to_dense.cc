@@ -80,7 +80,8 @@ class SparseToDenseOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(2), ids_t, op, "values", "ids"));
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1), n = n_;
     Tensor* d_t;
-    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, n}, op, "dense [batch (ids.shape[0]), n]", &d_t));
+    OP_REQUIRES_OK(ctx,
+                   AllocateOutput(ctx, 0, {batch, n}, op, "dense [batch (ids.shape[0]), n]", &d_t));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     T* dense = d_t->flat<T>().data();

@@ -266,10 +266,10 @@ def _layer(rng):
     return _case("sparse_lif_layer", kind, names, expect, t, call, rng, dynamic=dynamic)
 
 
-def _numpy_case(rng):
+def _numpy_case(rng, to_sparse: bool):
     """The NumPy conversions of :mod:`snnlib.spikes` (eager only: no TensorFlow)."""
     n, cap = int(rng.integers(1, 9)), int(rng.integers(1, 5))
-    if rng.integers(0, 2):
+    if to_sparse:
         dense = (rng.uniform(size=(int(rng.integers(0, 3)), n)) < 0.4).astype(np.float32)
         arg = dict(dense=dense, capacity=cap)
         kind = str(rng.choice(["valid", "dense_object", "huge_dense", "capacity"]))
@@ -310,5 +310,6 @@ WRAPPER_TARGETS = {
     "sparse_to_dense": _to_dense,
     "dense_to_sparse": _dense_to_sparse,
     "sparse_lif_layer": _layer,
-    "numpy conversions": _numpy_case,
+    "dense_to_sparse_np": lambda rng: _numpy_case(rng, True),
+    "sparse_to_dense_np": lambda rng: _numpy_case(rng, False),
 }

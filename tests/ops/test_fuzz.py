@@ -10,7 +10,7 @@ from snnlib.ops.fuzz_cases import RAW_TARGETS
 from snnlib.ops.fuzz_wrappers import WRAPPER_TARGETS
 from tests.ops import require_compiled
 
-CALLS = 1500
+CALLS = 1200
 
 
 def _report(summary):
