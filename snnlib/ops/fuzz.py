@@ -183,10 +183,13 @@ def _worker(seed: int, start: int, stop: int, inject: dict) -> None:
 
 # --- the parent: children, timeouts, the summary ------------------------------------------
 
-def _limit_memory(gib: float):
+def _child_limits(gib: float | None):
+    """No core files (crashes are expected findings); the address space capped at ``gib``."""
     def apply():
-        limit = int(gib * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if gib:
+            limit = int(gib * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     return apply
 
 
@@ -195,7 +198,7 @@ def _spawn(seed, start, stop, inject, memory_gib, stderr):
            "--start", str(start), "--calls", str(stop), "--inject", json.dumps(inject)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env=env, text=True,
-                            preexec_fn=_limit_memory(memory_gib) if memory_gib else None)
+                            preexec_fn=_child_limits(memory_gib))
 
 
 def run(calls: int = 2000, seed: int = 0, *, call_timeout: float = 30.0,
@@ -227,12 +230,14 @@ def run(calls: int = 2000, seed: int = 0, *, call_timeout: float = 30.0,
             running, first = None, True
             while True:
                 timeout = startup_timeout if first else call_timeout
-                if total_timeout is not None:
-                    timeout = min(timeout, max(1.0, total_timeout - (time.monotonic() - t0)))
-                if not sel.select(timeout):
+                left = None if total_timeout is None else total_timeout - (time.monotonic() - t0)
+                overall = left is not None and left < timeout
+                if not sel.select(max(0.1, left) if overall else timeout):
                     child.kill()
                     child.wait()
-                    if running is not None:
+                    if overall:  # out of time overall: not the call's fault
+                        complete, next_call = False, calls
+                    elif running is not None:
                         results[running] = dict(verdict="hang", i=running)
                         next_call = running + 1
                     else:
