@@ -1,7 +1,8 @@
 """Fuzzing of the compiled ops and the public wrappers: no input may crash or hang the process.
 
-Calls come from :mod:`snnlib.ops.fuzz_cases` (every raw op of the compiled library) and
-:mod:`snnlib.ops.fuzz_wrappers` (every public wrapper), one seeded call per index, each in one
+Calls come from :mod:`snnlib.ops.fuzz_cases` and :mod:`snnlib.ops.fuzz_layer_cases` (every
+raw op of the compiled library) and :mod:`snnlib.ops.fuzz_wrappers` (every public wrapper and
+the NumPy conversions of :mod:`snnlib.spikes`), one seeded call per index, each in one
 of four modes: ``eager``, ``graph`` (a TF1-style graph and session: the shape functions see
 every shape), ``graph_dynamic`` (the same with every tensor behind a placeholder of unknown
 shape: only the kernels can check) and ``function`` (a ``tf.function`` over the arguments;
@@ -33,6 +34,15 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+from snnlib.ops import _loader
+from snnlib.ops.fuzz_cases import RAW_TARGETS, Zeros
+from snnlib.ops.fuzz_layer_cases import LAYER_TARGETS
+from snnlib.ops.fuzz_wrappers import WRAPPER_TARGETS
 
 ALLOWED = ("InvalidArgumentError", "ResourceExhaustedError", "ValueError")
 MODES = ("eager", "graph", "graph_dynamic", "function")
@@ -66,11 +76,6 @@ def _materialize(x, dynamic=False):
     """A case's argument as the call sees it: ``Zeros`` become a ``Fill`` of their shape
     (never a NumPy array: most have more than 2**63 bytes' worth of dimensions); with
     ``dynamic``, tensors are hidden behind a placeholder of unknown shape."""
-    import numpy as np
-    import tensorflow as tf
-
-    from snnlib.ops.fuzz_cases import Zeros
-
     if isinstance(x, Zeros):
         x = tf.fill(tf.constant(x.shape, tf.int64), tf.zeros([], x.dtype))
     if dynamic:
@@ -83,8 +88,6 @@ def _session_config():
     """Grappler without constant folding: it folds a zero-element ``Fill`` with a huge
     dimension (``[0, 2**50]``) into a ``[0, 0]`` constant (TF 2.21), so the op would be
     called with other arguments than the case's."""
-    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-
     config = config_pb2.ConfigProto()
     config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
     return config
@@ -93,8 +96,6 @@ def _session_config():
 def _invoke(case, mode):
     """Eager; ``graph`` / ``graph_dynamic``: a TF1-style graph run by a session (static or
     unknown shapes; fast to build); ``function``: a ``tf.function`` over the arguments."""
-    import numpy as np
-    import tensorflow as tf
 
     if mode in ("graph", "graph_dynamic"):
         with tf.Graph().as_default() as graph:
@@ -117,18 +118,21 @@ def _invoke(case, mode):
             raise TypeError(f"unexpected output {type(t).__name__}")
 
 
+def targets():
+    """``(raw, wrappers)``: the case builders by target name (``raw[name](rng, lib)``,
+    ``wrappers[name](rng)``)."""
+    return {**RAW_TARGETS, **LAYER_TARGETS}, WRAPPER_TARGETS
+
+
 def make_call(seed: int, index: int, lib):
     """``(case, mode)`` of call ``index``: the target is drawn uniformly from every raw op and
     every wrapper, then a mutation of its arguments, then a mode."""
-    import numpy as np
 
-    from snnlib.ops.fuzz_cases import RAW_TARGETS
-    from snnlib.ops.fuzz_wrappers import WRAPPER_TARGETS
-
+    raw, wrappers = targets()
     rng = np.random.default_rng([seed, index])
-    names = sorted(RAW_TARGETS) + sorted(WRAPPER_TARGETS)
+    names = sorted(raw) + sorted(wrappers)
     name = names[int(rng.integers(0, len(names)))]
-    case = RAW_TARGETS[name](rng, lib) if name in RAW_TARGETS else WRAPPER_TARGETS[name](rng)
+    case = raw[name](rng, lib) if name in raw else wrappers[name](rng)
     modes = [m for m in case.modes if case.dynamic or m != "graph_dynamic"]
     weights = np.array([MODE_WEIGHTS[MODES.index(m)] for m in modes])
     return case, modes[int(rng.choice(len(modes), p=weights / weights.sum()))]
@@ -136,7 +140,6 @@ def make_call(seed: int, index: int, lib):
 
 def run_call(case, mode) -> dict:
     """One call and its verdict."""
-    import tensorflow as tf
 
     result = dict(target=case.target, family=case.family, mutation=case.mutation, mode=mode,
                   expect=case.expect)
@@ -171,8 +174,6 @@ def _worker(seed: int, start: int, stop: int, inject: dict) -> None:
         if inject.get("hang") == i:
             time.sleep(10**6)
         if lib is None:
-            from snnlib.ops import _loader
-
             lib = _loader.require_library()
         case, mode = make_call(seed, i, lib)
         result = run_call(case, mode)
