@@ -20,6 +20,31 @@ from typing import NamedTuple
 
 import numpy as np
 
+MAX_NEURONS = 2**31 - 1  # ids are int32
+
+
+def _array(x, name: str) -> np.ndarray:
+    """``np.asarray`` with a ``ValueError`` naming ``name`` for ``None``, ragged sequences and
+    non-numeric (object, string) arrays."""
+    if x is None:
+        raise ValueError(f"{name} must be an array; got None")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} must be a rectangular numeric array; got {type(x).__name__} "
+                         f"({err})") from None
+    if arr.dtype.kind not in "biufc":
+        raise ValueError(f"{name} must be a numeric or bool array; got dtype {arr.dtype}")
+    return arr
+
+
+def _count(x, name: str) -> int:
+    """An integer in ``[1, 2**31 - 1]`` (NumPy integers accepted)."""
+    if isinstance(x, (bool, float)) or not hasattr(x, "__index__") or not \
+            1 <= int(x) <= MAX_NEURONS:
+        raise ValueError(f"{name} must be an integer in [1, {MAX_NEURONS}]; got {x!r}")
+    return int(x)
+
 
 class SparseSpikes(NamedTuple):
     """Spikes as index lists: ``ids int32[..., S]``, ``counts int32[..., 2]``, and an optional
@@ -48,19 +73,20 @@ def dense_to_sparse_np(dense: np.ndarray, capacity: int) -> tuple[SparseSpikes, 
     candidates, so ``counts[..., 0] == counts[..., 1]``.
 
     Args:
-        dense: array ``[..., N]``; nonzero means a spike.
-        capacity: ``S >= 1``.
+        dense: numeric or bool array ``[..., N]``; nonzero means a spike.
+        capacity: ``S``, ``1 <= S <= 2**31 - 1``.
 
     Returns:
         ``(SparseSpikes(ids int32[..., S], counts int32[..., 2]), dropped int64[...])``.
     """
-    dense = np.asarray(dense)
+    dense = _array(dense, "dense")
     if dense.ndim < 1:
         raise ValueError(f"dense must have at least one axis [..., N]; got shape {dense.shape}")
-    if int(capacity) < 1:
-        raise ValueError(f"capacity must be >= 1; got {capacity!r}")
-    capacity = int(capacity)
+    capacity = _count(capacity, "capacity")
     lead, n = dense.shape[:-1], dense.shape[-1]
+    if n > MAX_NEURONS:
+        raise ValueError(f"N = dense.shape[-1] = {n} neurons exceed what int32 ids can address "
+                         f"(at most {MAX_NEURONS})")
     flat = dense.reshape(-1, n) != 0
     active = flat.sum(axis=1)
     # Stable sort of "not active" puts active indices first, in ascending order.
@@ -77,13 +103,31 @@ def dense_to_sparse_np(dense: np.ndarray, capacity: int) -> tuple[SparseSpikes, 
 
 
 def sparse_to_dense_np(spikes: SparseSpikes, n: int) -> np.ndarray:
-    """Dense float32 0/1 ``[..., n]`` from the first ``counts[..., 0]`` ids (NumPy)."""
-    ids = np.asarray(spikes.ids)
-    counts = np.asarray(spikes.counts)
+    """Dense float32 0/1 ``[..., n]`` from the first ``counts[..., 0]`` ids (NumPy); ids in
+    ``[0, n)``, ``1 <= n <= 2**31 - 1``."""
+    if not isinstance(spikes, SparseSpikes):
+        raise ValueError(f"spikes must be a SparseSpikes; got {type(spikes).__name__}")
+    ids = _array(spikes.ids, "spikes.ids")
+    counts = _array(spikes.counts, "spikes.counts")
+    n = _count(n, "n")
+    if ids.dtype.kind not in "iu" or counts.dtype.kind not in "iu":
+        raise ValueError(f"spikes.ids and spikes.counts must be integer arrays; got "
+                         f"{ids.dtype} and {counts.dtype}")
+    if ids.ndim < 1 or counts.shape != ids.shape[:-1] + (2,):
+        raise ValueError(f"spikes.counts must have shape [..., 2] with the leading axes of "
+                         f"spikes.ids {ids.shape}; got {counts.shape}")
     lead, s = ids.shape[:-1], ids.shape[-1]
     flat_ids = ids.reshape(-1, s)
     n_spk = counts.reshape(-1, 2)[:, 0]
     out = np.zeros((flat_ids.shape[0], n), np.float32)
-    rows, cols = np.nonzero(np.arange(s)[None, :] < n_spk[:, None])
-    out[rows, flat_ids[rows, cols]] = 1.0
+    n_listed = counts.reshape(-1, 2)[:, 1]
+    if ((n_spk < 0) | (n_spk > n_listed) | (n_listed > s)).any():
+        raise ValueError(f"spikes.counts must satisfy 0 <= counts[..., 0] <= counts[..., 1] "
+                         f"<= S = {s}")
+    rows, cols = np.nonzero(np.arange(s)[None, :] < n_listed[:, None])
+    listed = flat_ids[rows, cols]
+    if ((listed < 0) | (listed >= n)).any():
+        raise ValueError(f"spikes.ids must lie in [0, n = {n}) in the listed slots")
+    spike = cols < n_spk[rows]
+    out[rows[spike], listed[spike]] = 1.0
     return out.reshape(*lead, n)

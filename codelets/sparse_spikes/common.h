@@ -6,8 +6,15 @@
 #ifndef SNNLIB_CODELETS_SPARSE_SPIKES_COMMON_H_
 #define SNNLIB_CODELETS_SPARSE_SPIKES_COMMON_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -18,12 +25,184 @@
 
 namespace snnlib {
 
+using ::tensorflow::DataType;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
+using ::tensorflow::TensorShape;
 using ::tensorflow::TensorShapeUtils;
 using ::tensorflow::shape_inference::DimensionHandle;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
+
+// --- sizes: the one place where dimensions, products and allocations are checked ----------
+//
+// Every kernel checks its sizes with these helpers BEFORE it allocates or loops:
+//  * a dimension whose entries become int32 neuron ids (N, n, in) must be <= kMaxId;
+//  * every product that becomes a shape or a buffer size goes through CheckedElements, so
+//    that it can neither overflow int64 nor wrap into a small allocation;
+//  * an allocation that fails is a ResourceExhausted error with the requested size (outputs
+//    and temporaries through AllocateOutput / AllocateTemp, std::vector through Guarded);
+//  * work split over the thread pool goes through ParallelFor with a saturated cost.
+
+constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+// `n` neurons (the argument `name`) are addressed by int32 ids: n must be <= 2**31 - 1.
+inline absl::Status CheckIdRange(int64_t n, const char* op, const char* name) {
+  if (n > kMaxId) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", name, " = ", n, " neurons exceed what int32 ids can address (at most ", kMaxId,
+        ")"));
+  }
+  return absl::OkStatus();
+}
+
+// a * b for cost estimates, saturated to [0, 2**62] (never overflows).
+inline int64_t SatMul(int64_t a, int64_t b) {
+  constexpr int64_t kMax = int64_t{1} << 62;
+  if (a <= 0 || b <= 0) return 0;
+  int64_t p;
+  if (__builtin_mul_overflow(a, b, &p) || p > kMax) return kMax;
+  return p;
+}
+
+// a + b saturated like SatMul.
+inline int64_t SatAdd(int64_t a, int64_t b) {
+  constexpr int64_t kMax = int64_t{1} << 62;
+  return (a >= kMax - b) ? kMax : a + b;
+}
+
+inline std::string DimsString(std::initializer_list<int64_t> dims) {
+  std::string s = "[";
+  for (auto it = dims.begin(); it != dims.end(); ++it) {
+    absl::StrAppend(&s, it == dims.begin() ? "" : ", ", *it);
+  }
+  return s + "]";
+}
+
+// The shape `dims` of `what` (a text that names the arguments its sizes come from) with
+// elements of `elem_bytes` bytes: every dim >= 0, the element count and the byte count within
+// int64. Writes the element count to `*elements` (if not null) and the shape to `*shape`.
+inline absl::Status CheckedElements(std::initializer_list<int64_t> dims, int64_t elem_bytes,
+                                    const char* op, const char* what, int64_t* elements,
+                                    TensorShape* shape = nullptr) {
+  int64_t count = 1;
+  for (int64_t d : dims) {
+    if (d < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(op, ": ", what, " would have shape ",
+                                                     DimsString(dims), " with a negative size"));
+    }
+    if (d == 0) count = 0;
+  }
+  for (int64_t d : dims) {
+    if (count != 0 && __builtin_mul_overflow(count, d, &count)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": ", what, " would have shape ", DimsString(dims),
+          ": more than 2**63 - 1 elements"));
+    }
+  }
+  int64_t bytes;
+  if (__builtin_mul_overflow(count, elem_bytes, &bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        op, ": ", what, " of shape ", DimsString(dims), " would need ", count, " x ",
+        elem_bytes, " bytes, more than 2**63 - 1"));
+  }
+  if (elements != nullptr) *elements = count;
+  if (shape != nullptr) {
+    *shape = TensorShape();
+    for (int64_t d : dims) {
+      absl::Status s = shape->AddDimWithStatus(d);
+      if (!s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": ", what, ": ", s.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+inline absl::Status AllocationFailed(const absl::Status& s, std::initializer_list<int64_t> dims,
+                                     int64_t elem_bytes, const char* op, const char* what) {
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;  // checked by CheckedElements before
+  return absl::ResourceExhaustedError(absl::StrCat(
+      op, ": cannot allocate ", what, " of shape ", DimsString(dims), " (", count * elem_bytes,
+      " bytes): ", s.message()));
+}
+
+// allocate_output with the checks of CheckedElements; a failed allocation names `what`.
+inline absl::Status AllocateOutput(OpKernelContext* ctx, int index,
+                                   std::initializer_list<int64_t> dims, const char* op,
+                                   const char* what, Tensor** out) {
+  TensorShape shape;
+  const int64_t elem = tensorflow::DataTypeSize(ctx->expected_output_dtype(index));
+  absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
+  if (!s.ok()) return s;
+  s = ctx->allocate_output(index, shape, out);
+  if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
+  return absl::OkStatus();
+}
+
+// allocate_temp with the checks of CheckedElements; a failed allocation names `what`.
+inline absl::Status AllocateTemp(OpKernelContext* ctx, DataType dtype,
+                                 std::initializer_list<int64_t> dims, const char* op,
+                                 const char* what, Tensor* out) {
+  TensorShape shape;
+  const int64_t elem = tensorflow::DataTypeSize(dtype);
+  absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
+  if (!s.ok()) return s;
+  s = ctx->allocate_temp(dtype, shape, out);
+  if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
+  return absl::OkStatus();
+}
+
+// Runs fn() (which fills std::vectors of about `bytes` bytes in total); an allocation failure
+// becomes ResourceExhausted instead of an exception escaping the kernel.
+template <typename F>
+absl::Status Guarded(const char* op, const char* what, int64_t bytes, F&& fn) {
+  try {
+    fn();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(op, ": cannot allocate ", what, " (about ", bytes, " bytes)"));
+  } catch (const std::length_error&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(op, ": cannot allocate ", what, " (about ", bytes, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+// A finite scalar `name` (a threshold); `what` says the expected domain.
+template <typename T>
+inline absl::Status CheckFinite(T x, const char* op, const char* name) {
+  if (!std::isfinite(static_cast<double>(x))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": ", name, " must be finite; got ", static_cast<double>(x)));
+  }
+  return absl::OkStatus();
+}
+
+// A finite positive scalar `name` (beta, gain).
+template <typename T>
+inline absl::Status CheckPositive(T x, const char* op, const char* name) {
+  if (!(x > T(0)) || !std::isfinite(static_cast<double>(x))) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", name,
+                                                   " must be finite and > 0; got ",
+                                                   static_cast<double>(x)));
+  }
+  return absl::OkStatus();
+}
+
+// th2 (the argument `name`): -inf ("no second threshold") or finite and <= th1.
+template <typename T>
+inline absl::Status CheckTh2(T th2, T th1, const char* op, const char* name = "th2") {
+  const bool none = std::isinf(static_cast<double>(th2)) && th2 < T(0);
+  if (!none && !(std::isfinite(static_cast<double>(th2)) && th2 <= th1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", name, " must be -inf (no second threshold) or finite and <= th1 = ",
+        static_cast<double>(th1), "; got ", static_cast<double>(th2)));
+  }
+  return absl::OkStatus();
+}
 
 // `name` must be a matrix (rank 2).
 inline absl::Status CheckMatrix(const Tensor& t, const char* op, const char* name) {
@@ -96,12 +275,14 @@ inline absl::Status CheckSameShape(const Tensor& t, const Tensor& like, const ch
   return absl::OkStatus();
 }
 
-// Runs fn(start, end) over [0, total) on TensorFlow's intra-op CPU thread pool.
+// Runs fn(start, end) over [0, total) on TensorFlow's intra-op CPU thread pool. The cost per
+// unit (estimated cycles, from SatMul / SatAdd) is clamped to [1, 2**40]; fn must not throw.
 inline void ParallelFor(OpKernelContext* ctx, int64_t total, int64_t cost_per_unit,
                         const std::function<void(int64_t, int64_t)>& fn) {
   if (total <= 0) return;
+  const int64_t cost = std::min<int64_t>(std::max<int64_t>(cost_per_unit, 1), int64_t{1} << 40);
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  pool->ParallelFor(total, cost_per_unit, fn);
+  pool->ParallelFor(total, cost, fn);
 }
 
 inline int NumThreads(OpKernelContext* ctx) {
@@ -133,6 +314,32 @@ inline absl::Status MergeBatch(InferenceContext* c, DimensionHandle a, Dimension
                                                    c->Value(a), " and ", c->Value(b)));
   }
   return c->Merge(a, b, out);
+}
+
+// A known dimension `d` that becomes an id range (see CheckIdRange); unknown: checked later
+// by the kernel.
+inline absl::Status ShapeIdRange(InferenceContext* c, DimensionHandle d, const char* op,
+                                 const char* name) {
+  return c->ValueKnown(d) ? CheckIdRange(c->Value(d), op, name) : absl::OkStatus();
+}
+
+// An output shape of known dimensions must have at most 2**63 - 1 elements (graph
+// construction builds TensorShapes from it); with an unknown dimension the kernel checks.
+inline absl::Status ShapeElements(InferenceContext* c, std::initializer_list<DimensionHandle> dims,
+                                  const char* op, const char* what) {
+  int64_t count = 1;
+  bool overflow = false;
+  std::string text = "[";
+  for (DimensionHandle d : dims) {
+    if (!c->ValueKnown(d) || c->Value(d) == 0) return absl::OkStatus();
+    absl::StrAppend(&text, text.size() > 1 ? ", " : "", c->Value(d));
+    overflow = overflow || __builtin_mul_overflow(count, c->Value(d), &count);
+  }
+  if (overflow) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", what, " would have shape ", text,
+                                                   "]: more than 2**63 - 1 elements"));
+  }
+  return absl::OkStatus();
 }
 
 // ids [B, S] and counts [B, 2]: returns the merged batch dim and the capacity dim.

@@ -8,6 +8,8 @@
 //   values[b, i] = 1 for i < counts[b, 0], else 0        (the differentiable carrier)
 //   dropped[b] = |spikes| - counts[b, 0]
 // beta is an input only so that the gradient can read it.
+// Scalar domains (both ops): th1 finite; th2 = -inf (no second threshold) or finite and
+// <= th1; beta finite and > 0. N = v.shape[1] <= 2**31 - 1 (ids are int32).
 // Backward (w.r.t. v only), for i < counts[b, 1]:
 //   dv[b, ids[b, i]] += g_values[b, i] / (beta * |v[b, ids[b, i]] - th1| + 1)^2
 #include <cmath>
@@ -47,6 +49,7 @@ REGISTER_OP("SnnlibSelectSpikes")
       int64_t capacity;
       TF_RETURN_IF_ERROR(c->GetAttr("capacity", &capacity));
       DimensionHandle n = c->Dim(v, 1);
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, n, "SnnlibSelectSpikes", "N (v.shape[1])"));
       if (c->ValueKnown(n) && capacity > c->Value(n)) {
         return absl::InvalidArgumentError(absl::StrCat("SnnlibSelectSpikes: capacity must be <= N = ",
                                                        c->Value(n), "; got ", capacity));
@@ -80,6 +83,7 @@ REGISTER_OP("SnnlibSelectSpikesGrad")
       s = c->WithRank(c->input(3), 2, &g);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_values must be rank 2: ", s.message()));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_values", "ids", &batch));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(v, 1), op, "N (v.shape[1])"));
       c->set_output(0, c->Matrix(batch, c->Dim(v, 1)));
       return absl::OkStatus();
     })
@@ -102,22 +106,28 @@ class SelectSpikesOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckScalar(ctx->input(2), op, "th2"));
     OP_REQUIRES_OK(ctx, CheckScalar(ctx->input(3), op, "beta"));
     const int64_t batch = v.dim_size(0), n = v.dim_size(1), cap = capacity_;
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (v.shape[1])"));
     OP_REQUIRES(ctx, cap <= n,
-                absl::InvalidArgumentError(absl::StrCat(op, ": capacity must be <= N = ", n, "; got ", cap)));
+                absl::InvalidArgumentError(
+                    absl::StrCat(op, ": capacity must be <= N (v.shape[1]) = ", n, "; got ", cap)));
     const T th1 = ctx->input(1).scalar<T>()(), th2 = ctx->input(2).scalar<T>()();
+    OP_REQUIRES_OK(ctx, CheckFinite(th1, op, "th1"));
+    OP_REQUIRES_OK(ctx, CheckTh2(th2, th1, op));
+    OP_REQUIRES_OK(ctx, CheckPositive(ctx->input(3).scalar<T>()(), op, "beta"));
 
     Tensor *ids_t, *counts_t, *values_t, *dropped_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &ids_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({batch, 2}), &counts_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({batch, cap}), &values_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({batch}), &dropped_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, cap}, op, "ids [batch, capacity]", &ids_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 1, {batch, 2}, op, "counts [batch, 2]", &counts_t));
+    OP_REQUIRES_OK(ctx,
+                   AllocateOutput(ctx, 2, {batch, cap}, op, "values [batch, capacity]", &values_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 3, {batch}, op, "dropped [batch]", &dropped_t));
     const T* vp = v.flat<T>().data();
     int32_t* ids = ids_t->flat<int32_t>().data();
     int32_t* counts = counts_t->flat<int32_t>().data();
     T* values = values_t->flat<T>().data();
     int32_t* dropped = dropped_t->flat<int32_t>().data();
 
-    ParallelFor(ctx, batch, 4 * n, [&](int64_t b0, int64_t b1) {
+    ParallelFor(ctx, batch, SatMul(4, n), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const T* row = vp + b * n;
         int32_t* out = ids + b * cap;
@@ -171,13 +181,16 @@ class SelectSpikesGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckMatrix(v, op, "v"));
     OP_REQUIRES_OK(ctx, CheckScalar(ctx->input(4), op, "th1"));
     OP_REQUIRES_OK(ctx, CheckScalar(ctx->input(5), op, "beta"));
-    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, v.dim_size(1), op, "N"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(v.dim_size(1), op, "N (v.shape[1])"));
+    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, v.dim_size(1), op, "N (v.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckSameShape(g_t, ids_t, op, "grad_values", "ids"));
     const int64_t batch = v.dim_size(0), n = v.dim_size(1), cap = ids_t.dim_size(1);
     OP_REQUIRES(ctx, ids_t.dim_size(0) == batch,
                 absl::InvalidArgumentError(absl::StrCat(op, ": v and ids must have the same batch size; got ",
                                                         batch, " and ", ids_t.dim_size(0))));
     const T th1 = ctx->input(4).scalar<T>()(), beta = ctx->input(5).scalar<T>()();
+    OP_REQUIRES_OK(ctx, CheckFinite(th1, op, "th1"));
+    OP_REQUIRES_OK(ctx, CheckPositive(beta, op, "beta"));
 
     Tensor* dv_t;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, v.shape(), &dv_t));
@@ -186,7 +199,7 @@ class SelectSpikesGradOp : public OpKernel {
     const int32_t* counts = counts_t.flat<int32_t>().data();
     const T* g = g_t.flat<T>().data();
     T* dv = dv_t->flat<T>().data();
-    ParallelFor(ctx, batch, n + 8 * cap, [&](int64_t b0, int64_t b1) {
+    ParallelFor(ctx, batch, SatAdd(n, SatMul(8, cap)), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         T* out = dv + b * n;
         std::memset(out, 0, sizeof(T) * n);

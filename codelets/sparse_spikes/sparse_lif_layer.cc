@@ -81,7 +81,8 @@ absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, c
 }
 
 // The neuron constants, passed as one tensor [alpha, gain, th1, th2, beta] of the op's dtype
-// (so float64 runs use exact float64 constants); th2 = -inf means "no second threshold".
+// (so float64 runs use exact float64 constants). Domains: 0 < alpha < 1; gain and beta finite
+// and > 0; th1 finite; th2 = -inf ("no second threshold") or finite and <= th1.
 template <typename T>
 struct Constants {
   T alpha, gain, th1, th2, beta;
@@ -96,13 +97,32 @@ absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
   const T* c = t.flat<T>().data();
   *k = Constants<T>{c[0], c[1], c[2], c[3], c[4]};
   if (!(k->alpha > T(0) && k->alpha < T(1))) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": alpha must be in (0, 1); got ", static_cast<double>(k->alpha)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": alpha (constants[0]) must be in (0, 1); got ", static_cast<double>(k->alpha)));
   }
-  if (!(k->gain > T(0)) || !(k->beta > T(0)) || !std::isfinite(static_cast<double>(k->th1))) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": gain and beta must be positive and th1 finite"));
-  }
-  if (!(k->th2 <= k->th1)) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": th2 must be <= th1 (use -inf for no second threshold)"));
+  absl::Status s = CheckPositive(k->gain, op, "gain (constants[1])");
+  if (s.ok()) s = CheckFinite(k->th1, op, "th1 (constants[2])");
+  if (s.ok()) s = CheckTh2(k->th2, k->th1, op, "th2 (constants[3])");
+  if (s.ok()) s = CheckPositive(k->beta, op, "beta (constants[4])");
+  return s;
+}
+
+// The entries of `t` [time, batch, S] read by the listed slots i < counts[..., 1] must be
+// finite (padding slots may hold anything).
+template <typename T>
+absl::Status CheckListedFinite(const Tensor& t, const Tensor& counts, const char* op,
+                               const char* name) {
+  const int64_t rows = counts.NumElements() / 2, cap = t.dim_size(2);
+  const T* x = t.flat<T>().data();
+  const int32_t* cnt = counts.flat<int32_t>().data();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t i = 0; i < cnt[2 * r + 1]; ++i) {
+      if (!std::isfinite(static_cast<double>(x[r * cap + i]))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            op, ": ", name, " must be finite at the listed slots; got ",
+            static_cast<double>(x[r * cap + i]), " at flat row ", r, ", slot ", i));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -328,6 +348,19 @@ REGISTER_OP("SnnlibSparseLifLayer")
       DimensionHandle t = c->Dim(ids, 0), b = c->Dim(ids, 1);
       TF_RETURN_IF_ERROR(c->Merge(t, c->Dim(counts, 0), &t));
       TF_RETURN_IF_ERROR(MergeBatch(c, b, c->Dim(counts, 1), op, "in_ids", "in_counts", &b));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
+      if (c->ValueKnown(c->Dim(w, 0)) && cap > c->Value(c->Dim(w, 0))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            op, ": capacity must be <= the layer width N (weights.shape[0]) = ",
+            c->Value(c->Dim(w, 0)), "; got ", cap));
+      }
+      TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->MakeDim(cap)}, op,
+                                       "out_ids [time, batch, capacity]"));
+      if (potentials) {
+        TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->Dim(w, 0)}, op,
+                                         "potentials [time, batch, N = weights.shape[0]]"));
+      }
       ShapeHandle listed = c->MakeShape({t, b, c->MakeDim(cap)});
       c->set_output(0, listed);
       c->set_output(1, c->MakeShape({t, b, c->MakeDim(2)}));
@@ -358,11 +391,20 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
     .Output("grad_weights: T")
     .Output("grad_in_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
+      const char* op = "SnnlibSparseLifLayerGrad";
+      ShapeHandle w;
+      absl::Status s = c->WithRank(c->input(0), 2, &w);
+      if (!s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
+      }
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
       c->set_output(0, c->input(0));
       c->set_output(1, c->input(1));
       return absl::OkStatus();
     })
-    .Doc("BPTT of SnnlibSparseLifLayer: weight gradient and input slot gradient.");
+    .Doc("BPTT of SnnlibSparseLifLayer: weight gradient and input slot gradient. "
+         "grad_potentials is [time, batch, N], or exactly [0, 0, 0] for none.");
 
 template <typename T>
 class SparseLifLayerOp : public OpKernel {
@@ -380,13 +422,16 @@ class SparseLifLayerOp : public OpKernel {
     const Tensor& in_values = ctx->input(3);
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
     const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(4), op, &k));
     OP_REQUIRES(ctx, capacity_ <= n,
-                absl::InvalidArgumentError(absl::StrCat(op, ": capacity must be <= the layer width ", n,
-                                                        "; got ", capacity_)));
+                absl::InvalidArgumentError(absl::StrCat(
+                    op, ": capacity must be <= the layer width N (weights.shape[0]) = ", n,
+                    "; got ", capacity_)));
     const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
     const int64_t s_out = capacity_;
 
@@ -396,30 +441,57 @@ class SparseLifLayerOp : public OpKernel {
     Tensor* dropped = nullptr;
     Tensor* v_listed = nullptr;
     Tensor* potentials = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({t_len, batch, s_out}), &out_ids));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({t_len, batch, 2}), &out_counts));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({t_len, batch, s_out}), &out_values));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({t_len, batch}), &dropped));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, TensorShape({t_len, batch, s_out}), &v_listed));
+    const char* listed_what = "the outputs [time, batch, capacity] (out_ids, out_values, v_listed)";
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {t_len, batch, s_out}, op, listed_what, &out_ids));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 1, {t_len, batch, 2}, op,
+                                       "out_counts [time, batch, 2]", &out_counts));
+    OP_REQUIRES_OK(ctx,
+                   AllocateOutput(ctx, 2, {t_len, batch, s_out}, op, listed_what, &out_values));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 3, {t_len, batch}, op, "dropped [time, batch]",
+                                       &dropped));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 4, {t_len, batch, s_out}, op, listed_what, &v_listed));
     T* v_all = nullptr;
     if (return_potentials_) {
-      OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({t_len, batch, n}), &potentials));
+      OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 5, {t_len, batch, n}, op,
+                                         "potentials [time, batch, N = weights.shape[0]]",
+                                         &potentials));
       v_all = potentials->flat<T>().data();
     } else {
       OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({0, 0, 0}), &potentials));
     }
     if (t_len == 0 || batch == 0) return;
+    const int64_t rows = t_len * batch;  // <= in_counts.NumElements()
+    if (n_in == 0) {
+      // No inputs (every input count is 0): every potential stays 0, so every row lists the
+      // same neurons; nothing proportional to N is built or walked (but the potentials).
+      const bool spike = T(0) >= k.th1, cand = !spike && T(0) >= k.th2;
+      const int64_t kept = spike || cand ? std::min(n, s_out) : 0;
+      int32_t* o_ids = out_ids->flat<int32_t>().data();
+      T* o_v = v_listed->flat<T>().data();
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t i = 0; i < kept; ++i) o_ids[r * s_out + i] = static_cast<int32_t>(i);
+        std::fill(o_v + r * s_out, o_v + (r + 1) * s_out, T(0));
+        FinishList(kept, spike ? kept : 0, spike ? n : 0, s_out, o_ids + r * s_out,
+                   out_values->flat<T>().data() + r * s_out,
+                   out_counts->flat<int32_t>().data() + 2 * r,
+                   dropped->flat<int32_t>().data() + r);
+      }
+      if (v_all) std::fill(v_all, v_all + potentials->NumElements(), T(0));
+      return;
+    }
 
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
-    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
-    const int64_t rows = t_len * batch;
+    const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
     Tensor v_flagged_tensor, masks_tensor, panel_tensor;
     // Potentials of flagged neurons only; the other entries are never written or read.
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({rows, n}), &v_flagged_tensor));
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_UINT64, TensorShape({2, rows, n_blocks}),
-                                           &masks_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {rows, n}, op,
+                                     "the potentials buffer [time * batch, N]",
+                                     &v_flagged_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {2, rows, n_blocks}, op,
+                                     "the spike masks [2, time * batch, N / 64]", &masks_tensor));
     // One weight panel [n_in, 64] per block, each filled and used by one work item.
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({n_blocks, n_in * kBlock}), &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, n_in * kBlock}, op,
+                                     "the weight panels [N / 64, in * 64]", &panel_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
     T* panels = panel_tensor.flat<T>().data();
     uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
@@ -434,7 +506,7 @@ class SparseLifLayerOp : public OpKernel {
 
     // Phase 1: per neuron block, its weight panel, then the membrane recursion of every
     // sample over all steps (the panel stays in cache).
-    const int64_t cost = std::max<int64_t>(1, (total_in + 3 * rows) * kBlock + n_in * kBlock);
+    const int64_t cost = SatMul(SatAdd(SatAdd(total_in, SatMul(3, rows)), n_in), kBlock);
     ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
       for (int64_t blk = start; blk < end; ++blk) {
         ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock, spk_mask, cand_mask,
@@ -504,6 +576,8 @@ class SparseLifLayerGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(8), op, &k));
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
     const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSequence(out_ids, out_counts, n, op, "out_ids", "out_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(v_listed, out_ids, op, "v_listed", "out_ids"));
@@ -512,9 +586,16 @@ class SparseLifLayerGradOp : public OpKernel {
     const int64_t s_out = out_ids.dim_size(2);
     OP_REQUIRES(ctx, out_ids.dim_size(0) == t_len && out_ids.dim_size(1) == batch,
                 absl::InvalidArgumentError(absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
-    const bool has_gpot = grad_pot.NumElements() > 0;
-    OP_REQUIRES(ctx, !has_gpot || grad_pot.shape() == TensorShape({t_len, batch, n}),
-                absl::InvalidArgumentError(absl::StrCat(op, ": grad_potentials must be empty or [time, batch, ", n, "]")));
+    // Absent only as exactly [0, 0, 0] (what the registered gradient passes); otherwise
+    // [time, batch, N] exactly (which may itself have no elements).
+    const bool absent = grad_pot.shape() == TensorShape({0, 0, 0});
+    const bool has_gpot = !absent && grad_pot.NumElements() > 0;
+    OP_REQUIRES(ctx, absent || grad_pot.shape() == TensorShape({t_len, batch, n}),
+                absl::InvalidArgumentError(absl::StrCat(
+                    op, ": grad_potentials must be [time, batch, N] = [", t_len, ", ", batch,
+                    ", ", n, "], or exactly [0, 0, 0] for none; got ",
+                    grad_pot.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckListedFinite<T>(v_listed, out_counts, op, "v_listed"));
 
     Tensor* grad_w = nullptr;
     Tensor* grad_in = nullptr;
@@ -523,23 +604,28 @@ class SparseLifLayerGradOp : public OpKernel {
     T* gw = grad_w->flat<T>().data();
     T* gin = grad_in->flat<T>().data();
     std::fill(gin, gin + grad_in->NumElements(), T(0));
-    if (t_len == 0 || batch == 0) {
+    // No step, no sample or no weights (then no neuron can be listed, or no input can be
+    // read): both gradients are 0, and no loop walks the (possibly huge) empty dimension.
+    if (t_len == 0 || batch == 0 || weights.NumElements() == 0) {
       std::fill(gw, gw + grad_w->NumElements(), T(0));
       return;
     }
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
-    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
     Tensor panel_tensor, part_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
     // dW panels and accumulates its share of the input slot gradient in its own buffer,
     // summed at the end (no races).
     const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({groups, 2, n_in * kBlock}), &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * kBlock}, op,
+                                     "the weight panels [groups, 2, in * 64]", &panel_tensor));
     T* panels = panel_tensor.flat<T>().data();
     T* part = nullptr;
     if (input_grad_) {
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(dtype, TensorShape({groups, rows * s_in}), &part_tensor));
+      OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, rows * s_in}, op,
+                                       "the partial slot gradients [groups, in_ids.size]",
+                                       &part_tensor));
       part = part_tensor.flat<T>().data();
       std::fill(part, part + groups * rows * s_in, T(0));
     }

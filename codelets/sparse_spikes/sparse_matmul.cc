@@ -28,6 +28,7 @@
 // Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
 // of the U0 rows), so neither W nor a dense dW is ever streamed whole.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -62,7 +63,13 @@ absl::Status MatmulShapes(InferenceContext* c, const char* op, const char* w_nam
   s = c->WithRank(c->input(3), 2, &second);
   if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", second_name, " must be rank 2: ", s.message()));
   TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(second, 0), d->batch, op, second_name, "ids", &d->batch));
+  TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(d->w, 1 - out_axis), op,
+                                  out_axis == 0 ? "in (weights.shape[1])"
+                                                : "in (weights_t.shape[0])"));
   d->out = c->Dim(d->w, out_axis);
+  TF_RETURN_IF_ERROR(ShapeElements(c, {d->batch, d->out}, op,
+                                   out_axis == 0 ? "y [batch, out = weights.shape[0]]"
+                                                 : "y [batch, out = weights_t.shape[1]]"));
   if (backward && !c->Merge(c->Dim(second, 1), d->out, &d->out).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = ", w_name,
                                                    ".shape[", out_axis, "] = ", c->Value(c->Dim(d->w, out_axis)),
@@ -185,12 +192,36 @@ REGISTER_OP("SnnlibSparseMatmulTSlotGrad")
 
 // Common checks of the weight matrix (input neurons on axis `in_axis`: 1 for weights
 // [out, in], 0 for weights_t [in, out]), ids and counts.
+// The input width must fit int32 ids, and the slots (batch * S) int32 offsets.
 inline absl::Status CheckMatmulInputs(const Tensor& w, const Tensor& ids, const Tensor& counts,
                                       const char* op, int in_axis = 1) {
   absl::Status s = CheckMatrix(w, op, in_axis == 1 ? "weights" : "weights_t");
   if (!s.ok()) return s;
-  return CheckSparse(ids, counts, w.dim_size(in_axis), op,
-                     in_axis == 1 ? "in (weights.shape[1])" : "in (weights_t.shape[0])");
+  const char* in_name = in_axis == 1 ? "in (weights.shape[1])" : "in (weights_t.shape[0])";
+  s = CheckIdRange(w.dim_size(in_axis), op, in_name);
+  if (!s.ok()) return s;
+  s = CheckSparse(ids, counts, w.dim_size(in_axis), op, in_name);
+  if (!s.ok()) return s;
+  if (ids.NumElements() > kMaxId) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ids must have at most 2**31 - 1 slots (batch * S, int32 offsets); got shape ",
+        ids.shape().DebugString()));
+  }
+  return absl::OkStatus();
+}
+
+// The ascending distinct ids of the slots i < counts[b, k] (k = 0: spikes, 1: all read
+// slots), by sorting them: O(slots log slots) and independent of the input width, for weights
+// with no elements (whose width may be far larger than any buffer that can be allocated).
+std::vector<int32_t> SortedIds(const int32_t* ids, const int32_t* counts, int64_t batch,
+                               int64_t cap, int k) {
+  std::vector<int32_t> out;
+  for (int64_t b = 0; b < batch; ++b) {
+    out.insert(out.end(), ids + b * cap, ids + b * cap + counts[2 * b + k]);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 // grad_y must be [batch, out].
@@ -218,7 +249,7 @@ struct SpikeIndex {
 
 constexpr int kLanes = 16;
 
-inline int64_t NumChunks(int64_t n) { return (n + kLanes - 1) / kLanes; }
+inline int64_t NumChunks(int64_t n) { return n / kLanes + (n % kLanes != 0); }
 
 // The spikes (slots i < counts[b, 0]) grouped by input neuron, a counting sort in O(in + spikes):
 // the samples with a spike on neuron j are spike_b[spike_start[j] .. spike_start[j + 1]), ascending.
@@ -237,12 +268,13 @@ void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batc
   }
 }
 
-// Builds everything but `columns` when `columns` is given (the backward pass), in O(in + slots).
+// Builds everything but `columns` when `n_given` >= 0 columns are given (the backward pass),
+// in O(in + slots). (An empty tensor's data pointer may be null: it cannot mark "not given".)
 SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
-                      int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = 0) {
+                      int64_t n_in, const int32_t* given_columns = nullptr, int64_t n_given = -1) {
   SpikeIndex x;
   x.position.assign(n_in, -1);
-  if (given_columns == nullptr) {
+  if (n_given < 0) {
     for (int64_t b = 0; b < batch; ++b) {
       for (int32_t i = 0; i < counts[2 * b + 1]; ++i) x.position[ids[b * cap + i]] = 0;
     }
@@ -351,14 +383,13 @@ class Scratch {
  public:
   static constexpr size_t kAlign = 128;
   ~Scratch() { std::free(data_); }
-  // At least `bytes` bytes; the contents are unspecified.
+  // At least `bytes` bytes (contents unspecified), or null when that cannot be allocated.
   void* Get(size_t bytes) {
     bytes = (bytes + kAlign - 1) / kAlign * kAlign;
     if (bytes > size_) {
       std::free(data_);
       data_ = std::aligned_alloc(kAlign, bytes);
-      if (data_ == nullptr) throw std::bad_alloc();
-      size_ = bytes;
+      size_ = data_ == nullptr ? 0 : bytes;
     }
     return data_;
   }
@@ -368,8 +399,9 @@ class Scratch {
   size_t size_ = 0;
 };
 
-// n uninitialised vectors in the calling thread's scratch. (A vector type used as a template
-// argument loses its attributes, so std::vector<Vec> would be neither aligned nor sized right.)
+// n uninitialised vectors in the calling thread's scratch, or null when out of memory. (A vector
+// type used as a template argument loses its attributes, so std::vector<Vec> would be neither
+// aligned nor sized right.)
 template <typename T>
 typename Lanes<T>::Vec* ScratchVecs(int64_t n) {
   static thread_local Scratch scratch;
@@ -402,11 +434,14 @@ struct SlotArgs {
 };
 
 // Forward over the row blocks [t0, t1): y rows and weights_t entries of those output rows.
+// Returns false (and does nothing) when its scratch memory cannot be allocated.
 template <typename T>
-inline __attribute__((always_inline)) void ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
+inline __attribute__((always_inline)) bool ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0,
+                                                             int64_t t1) {
   using Vec = typename Lanes<T>::Vec;
   const SpikeIndex& x = *a.index;
   Vec* acc = ScratchVecs<T>(a.batch);
+  if (acc == nullptr) return false;
   Vec rows[kLanes], col[kLanes];
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t n0 = t * kLanes, nr = std::min<int64_t>(kLanes, a.n_out - n0);
@@ -426,6 +461,7 @@ inline __attribute__((always_inline)) void ForwardBlocksImpl(const MatmulArgs<T>
     }
     for (int64_t b = 0; b < a.batch; ++b) StoreLanes(a.y + b * a.n_out + n0, acc[b], nr);
   }
+  return true;
 }
 
 // dW over the row blocks [t0, t1), each tile written once (zeros where no spike falls).
@@ -506,8 +542,8 @@ inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_c
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DEFINE(T)                                                                                    \
-  SNNLIB_CLONES void ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
-    ForwardBlocksImpl(a, t0, t1);                                                                         \
+  SNNLIB_CLONES bool ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
+    return ForwardBlocksImpl(a, t0, t1);                                                                  \
   }                                                                                                       \
   SNNLIB_CLONES void WeightGradBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                   \
     WeightGradBlocksImpl(a, t0, t1);                                                                      \
@@ -526,7 +562,7 @@ SNNLIB_DEFINE(double)
 // below about 10^5 cycles on the calling thread, where handing it to another thread would cost
 // more than it saves (measured: splitting a 10 us kernel over two threads made it slower).
 // VectorCost: n multiply-adds of streamed floats, about two cycles per SIMD vector.
-inline int64_t VectorCost(int64_t n) { return 2 * ((n + kLanes - 1) / kLanes); }
+inline int64_t VectorCost(int64_t n) { return SatMul(2, NumChunks(n)); }
 
 template <typename T>
 class SparseMatmulOp : public OpKernel {
@@ -544,15 +580,27 @@ class SparseMatmulOp : public OpKernel {
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
-    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in);
-    const int64_t n_used = static_cast<int64_t>(index.columns.size());
     Tensor *y_t, *columns_t, *wt_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n_out}), &y_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({n_used, n_out}), &wt_t));
-    std::copy(index.columns.begin(), index.columns.end(), columns_t->flat<int32_t>().data());
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, n_out}, op,
+                                       "y [batch, out = weights.shape[0]]", &y_t));
     T* y = y_t->flat<T>().data();
-    if (n_out == 0 || batch == 0) return;
+    SpikeIndex index;
+    if (w_t.NumElements() == 0) {
+      // No weights: nothing proportional to the (possibly huge) other dimension is built.
+      OP_REQUIRES_OK(ctx, Guarded(op, "the column list", 4 * ids_t.NumElements(), [&] {
+                       index.columns = SortedIds(ids, counts, batch, cap, 1);
+                     }));
+    } else {
+      OP_REQUIRES_OK(ctx, Guarded(op, "the spike index", SatMul(16, n_in), [&] {
+                       index = BuildIndex(ids, counts, batch, cap, n_in);
+                     }));
+    }
+    const int64_t n_used = static_cast<int64_t>(index.columns.size());
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 1, {n_used}, op, "columns [U]", &columns_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 2, {n_used, n_out}, op,
+                                       "weights_t [U, out = weights.shape[0]]", &wt_t));
+    std::copy(index.columns.begin(), index.columns.end(), columns_t->flat<int32_t>().data());
+    if (y_t->NumElements() == 0) return;
     if (n_used == 0) {
       std::fill(y, y + batch * n_out, T(0));
       return;
@@ -562,8 +610,15 @@ class SparseMatmulOp : public OpKernel {
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
     // Ranges of 16-row tiles; a tile costs about four cycles per input column (load and
     // transpose) plus two per vector add.
+    std::atomic<bool> scratch_ok{true};
     ParallelFor(ctx, NumChunks(n_out), 4 * (n_in + n_used) + 2 * (spikes + batch),
-                [&](int64_t t0, int64_t t1) { ForwardBlocks(a, t0, t1); });
+                [&](int64_t t0, int64_t t1) {
+                  if (!ForwardBlocks(a, t0, t1)) scratch_ok = false;
+                });
+    OP_REQUIRES(ctx, scratch_ok,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    op, ": cannot allocate the per-thread accumulators [batch = ", batch,
+                    "] of ", sizeof(T) * kLanes, " bytes each")));
   }
 };
 
@@ -606,6 +661,24 @@ absl::Status CheckSlotsInColumns(const SpikeIndex& index, const int32_t* ids, co
   return absl::OkStatus();
 }
 
+// CheckSlotsInColumns for weights without elements: binary search in the (checked, ascending)
+// columns instead of a position table of the input width.
+absl::Status CheckSlotsInSortedColumns(const Tensor& columns, const int32_t* ids,
+                                       const int32_t* counts, int64_t batch, int64_t cap,
+                                       const char* op) {
+  const int32_t* col = columns.flat<int32_t>().data();
+  const int32_t* end = col + columns.dim_size(0);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int32_t i = 0; i < counts[2 * b + 1]; ++i) {
+      if (!std::binary_search(col, end, ids[b * cap + i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            op, ": ids[", b, ", ", i, "] = ", ids[b * cap + i], " is not in columns", kColumnsFix));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // SnnlibSparseMatmulGrad (kSlots = false: grad_weights) and SnnlibSparseMatmulSlotGrad (kSlots =
 // true: grad_values) take the same inputs and checks; as two ops they may run concurrently, and a
 // gradient nobody needs (the slots of an input layer, frozen weights) is pruned from the graph.
@@ -629,15 +702,31 @@ class SparseMatmulGradOp : public OpKernel {
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     OP_REQUIRES_OK(ctx, CheckColumns(columns_t, wt_t, n_in, n_out, op));
-    const SpikeIndex index = BuildIndex(ids, counts, batch, cap, n_in, columns_t.flat<int32_t>().data(),
-                                        columns_t.dim_size(0));
-    OP_REQUIRES_OK(ctx, CheckSlotsInColumns(index, ids, counts, batch, cap, op));
     Tensor* out_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, kSlots ? TensorShape({batch, cap}) : w_t.shape(), &out_t));
+    if (kSlots) {
+      OP_REQUIRES_OK(ctx,
+                     AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &out_t));
+    } else {
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(0, w_t.shape(), &out_t));
+    }
+    if (w_t.NumElements() == 0) {
+      // No weights: dW is empty and every slot gradient is an empty sum. The slots are
+      // checked against the columns by binary search (no buffer of the input width).
+      OP_REQUIRES_OK(ctx, CheckSlotsInSortedColumns(columns_t, ids, counts, batch, cap, op));
+      std::fill(out_t->flat<T>().data(), out_t->flat<T>().data() + out_t->NumElements(), T(0));
+      return;
+    }
+    SpikeIndex index;
+    OP_REQUIRES_OK(ctx, Guarded(op, "the spike index", SatMul(16, n_in), [&] {
+                     index = BuildIndex(ids, counts, batch, cap, n_in,
+                                        columns_t.flat<int32_t>().data(), columns_t.dim_size(0));
+                   }));
+    OP_REQUIRES_OK(ctx, CheckSlotsInColumns(index, ids, counts, batch, cap, op));
     if (kSlots) {
       const SlotArgs<T> slots{wt_t.flat<T>().data(), index.position.data(), ids, counts, g_t.flat<T>().data(),
                               n_out, cap, out_t->flat<T>().data()};
-      ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
+      ParallelFor(ctx, batch, VectorCost(SatMul(cap, n_out)),
+                  [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
       return;
     }
     const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr, nullptr, g_t.flat<T>().data(),
@@ -662,17 +751,22 @@ class SparseMatmulTOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(3), ids_t, op, "values", "ids"));
     const int64_t n_out = wt_t.dim_size(1), batch = ids_t.dim_size(0), cap = ids_t.dim_size(1);
     Tensor* y_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n_out}), &y_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, n_out}, op,
+                                       "y [batch, out = weights_t.shape[1]]", &y_t));
+    if (y_t->NumElements() == 0) return;
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     // Row list of sample b: its spikes, ids[b, 0 .. counts[b, 0]).
-    std::vector<int32_t> start(batch + 1, 0), list;
-    list.reserve(batch * cap);
+    std::vector<int32_t> start, list;
+    OP_REQUIRES_OK(ctx, Guarded(op, "the row lists", 4 * (batch + 1 + ids_t.NumElements()), [&] {
+                     start.assign(batch + 1, 0);
+                     list.reserve(batch * cap);
+                   }));
     for (int64_t b = 0; b < batch; ++b) {
       list.insert(list.end(), ids + b * cap, ids + b * cap + counts[2 * b]);
       start[b + 1] = static_cast<int32_t>(list.size());
     }
-    ParallelFor(ctx, batch, VectorCost((cap + 1) * n_out), [&](int64_t b0, int64_t b1) {
+    ParallelFor(ctx, batch, VectorCost(SatMul(cap + 1, n_out)), [&](int64_t b0, int64_t b1) {
       SumRows(wt_t.flat<T>().data(), n_out, list.data(), start.data(), b0, b1, y_t->flat<T>().data());
     });
   }
@@ -701,28 +795,43 @@ class SparseMatmulTGradOp : public OpKernel {
     const T* g = g_t.flat<T>().data();
     if (kSlots) {
       Tensor* gv_t;
-      OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &gv_t));
+      OP_REQUIRES_OK(ctx,
+                     AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
       const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids, counts, g, n_out, cap, gv_t->flat<T>().data()};
-      ParallelFor(ctx, batch, VectorCost(cap * n_out), [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
+      ParallelFor(ctx, batch, VectorCost(SatMul(cap, n_out)),
+                  [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
       return;
     }
-    std::vector<int32_t> spike_start, spike_b;
-    GroupSpikesByColumn(ids, counts, batch, cap, n_in, &spike_start, &spike_b);
-    // The input neurons with spikes; the spikes of columns[u] are spike_b[start[u] .. start[u + 1])
-    // (neurons without spikes hold none, so the ranges of the spiking ones are contiguous).
-    std::vector<int32_t> columns, start{0};
-    for (int64_t j = 0; j < n_in; ++j) {
-      if (spike_start[j + 1] > spike_start[j]) {
-        columns.push_back(static_cast<int32_t>(j));
-        start.push_back(spike_start[j + 1]);
-      }
+    std::vector<int32_t> columns, start{0}, spike_b;
+    if (wt_t.NumElements() == 0) {
+      // No weights: rows of width 0 (or no spike at all); nothing of the input width is built.
+      OP_REQUIRES_OK(ctx, Guarded(op, "the column list", 4 * ids_t.NumElements(), [&] {
+                       columns = SortedIds(ids, counts, batch, cap, 0);
+                       start.assign(columns.size() + 1, 0);
+                     }));
+    } else {
+      std::vector<int32_t> spike_start;
+      OP_REQUIRES_OK(ctx, Guarded(op, "the spike index", SatMul(8, n_in), [&] {
+                       GroupSpikesByColumn(ids, counts, batch, cap, n_in, &spike_start, &spike_b);
+                       // The input neurons with spikes; the spikes of columns[u] are
+                       // spike_b[start[u] .. start[u + 1]) (neurons without spikes hold none,
+                       // so the ranges of the spiking ones are contiguous).
+                       for (int64_t j = 0; j < n_in; ++j) {
+                         if (spike_start[j + 1] > spike_start[j]) {
+                           columns.push_back(static_cast<int32_t>(j));
+                           start.push_back(spike_start[j + 1]);
+                         }
+                       }
+                     }));
     }
     const int64_t n_used = static_cast<int64_t>(columns.size());
     Tensor *rows_t, *columns_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({n_used, n_out}), &rows_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n_used}), &columns_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {n_used, n_out}, op,
+                                       "grad_rows [U0, out = weights_t.shape[1]]", &rows_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 1, {n_used}, op, "columns [U0]", &columns_t));
     std::copy(columns.begin(), columns.end(), columns_t->flat<int32_t>().data());
-    ParallelFor(ctx, n_used, VectorCost(3 * n_out), [&](int64_t u0, int64_t u1) {
+    if (rows_t->NumElements() == 0) return;
+    ParallelFor(ctx, n_used, VectorCost(SatMul(3, n_out)), [&](int64_t u0, int64_t u1) {
       SumRows(g, n_out, spike_b.data(), start.data(), u0, u1, rows_t->flat<T>().data());
     });
   }

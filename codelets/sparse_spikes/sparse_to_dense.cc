@@ -3,6 +3,7 @@
 // Forward:  dense[b, ids[b, i]] = 1 for i < counts[b, 0]; every other entry is 0.
 // Backward: g_values[b, i] = g_dense[b, ids[b, i]] for i < counts[b, 1], else 0.
 // The `values` input carries no data; it fixes the dtype and connects the slot gradient.
+// n (the attr, or grad_dense.shape[1]) <= 2**31 - 1: ids are int32.
 #include <cstring>
 
 #include "common.h"
@@ -33,7 +34,10 @@ REGISTER_OP("SnnlibSparseToDense")
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
       int64_t n;
       TF_RETURN_IF_ERROR(c->GetAttr("n", &n));
-      c->set_output(0, c->Matrix(batch, n));
+      TF_RETURN_IF_ERROR(CheckIdRange(n, op, "n"));
+      DimensionHandle n_dim = c->MakeDim(n);
+      TF_RETURN_IF_ERROR(ShapeElements(c, {batch, n_dim}, op, "dense [batch, n]"));
+      c->set_output(0, c->Matrix(batch, n_dim));
       return absl::OkStatus();
     })
     .Doc("dense[b, ids[b, i]] = 1 for the first counts[b, 0] slots.");
@@ -52,6 +56,7 @@ REGISTER_OP("SnnlibSparseToDenseGrad")
       absl::Status s = c->WithRank(c->input(2), 2, &g);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_dense must be rank 2: ", s.message()));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_dense", "ids", &batch));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(g, 1), op, "n (grad_dense.shape[1])"));
       c->set_output(0, c->Matrix(batch, cap));
       return absl::OkStatus();
     })
@@ -64,6 +69,7 @@ class SparseToDenseOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("n", &n_));
     OP_REQUIRES(ctx, n_ >= 1,
                 absl::InvalidArgumentError(absl::StrCat("SnnlibSparseToDense: n must be >= 1; got ", n_)));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_, "SnnlibSparseToDense", "n"));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -74,11 +80,12 @@ class SparseToDenseOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckSameShape(ctx->input(2), ids_t, op, "values", "ids"));
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1), n = n_;
     Tensor* d_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, n}), &d_t));
+    OP_REQUIRES_OK(ctx,
+                   AllocateOutput(ctx, 0, {batch, n}, op, "dense [batch (ids.shape[0]), n]", &d_t));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     T* dense = d_t->flat<T>().data();
-    ParallelFor(ctx, batch, n + 4 * cap, [&](int64_t b0, int64_t b1) {
+    ParallelFor(ctx, batch, SatAdd(n, SatMul(4, cap)), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         T* out = dense + b * n;
         std::memset(out, 0, sizeof(T) * n);
@@ -103,18 +110,19 @@ class SparseToDenseGradOp : public OpKernel {
     const Tensor& counts_t = ctx->input(1);
     const Tensor& g_t = ctx->input(2);
     OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_dense"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(g_t.dim_size(1), op, "n (grad_dense.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, g_t.dim_size(1), op, "n (grad_dense.shape[1])"));
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1), n = g_t.dim_size(1);
     OP_REQUIRES(ctx, g_t.dim_size(0) == batch,
                 absl::InvalidArgumentError(absl::StrCat(op, ": grad_dense and ids must have the same batch size; got ",
                                                         g_t.dim_size(0), " and ", batch)));
     Tensor* gv_t;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch, cap}), &gv_t));
+    OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
     const int32_t* ids = ids_t.flat<int32_t>().data();
     const int32_t* counts = counts_t.flat<int32_t>().data();
     const T* g = g_t.flat<T>().data();
     T* gv = gv_t->flat<T>().data();
-    ParallelFor(ctx, batch, 4 * cap, [&](int64_t b0, int64_t b1) {
+    ParallelFor(ctx, batch, SatMul(4, cap), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int32_t* id = ids + b * cap;
         const int32_t c1 = counts[2 * b + 1];

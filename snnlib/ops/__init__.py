@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from snnlib.ops import _loader, reference
@@ -30,6 +31,8 @@ __all__ = ["backend", "dense_to_sparse", "select_spikes", "sparse_matmul", "spar
 
 BACKENDS = ("compiled", "reference")
 _FLOATS = (tf.float32, tf.float64)
+MAX_NEURONS = 2**31 - 1
+"""The most neurons a layer can have: ids are int32 (every op checks it)."""
 
 
 def backend() -> str:
@@ -74,18 +77,41 @@ def _ops(which):
 
 # --- validation helpers -------------------------------------------------------------------
 
+def _to_tensor(x, name, dtype=None):
+    """``tf.convert_to_tensor`` with a ``ValueError`` naming ``name`` for ``None``, ragged
+    sequences, object arrays and other values that are no rectangular array."""
+    if x is None:
+        raise ValueError(f"{name} must be an array or tensor; got None")
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        raise ValueError(f"{name} must be a numeric array; got a NumPy array of dtype object")
+    try:
+        return tf.convert_to_tensor(x, dtype=dtype)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} must be a rectangular numeric array or tensor; got "
+                         f"{type(x).__name__} ({err})") from None
+
+
 def _float_tensor(x, name, dtype=None):
-    x = tf.convert_to_tensor(x, dtype=dtype)
+    x = _to_tensor(x, name, dtype)
     if x.dtype not in _FLOATS:
         raise ValueError(f"{name} must be float32 or float64; got {x.dtype.name}")
     return x
 
 
+def _neurons(n, name):
+    """A static neuron count (``None``: unknown) must fit int32 ids."""
+    if n is not None and n > MAX_NEURONS:
+        raise ValueError(f"{name} = {n} neurons exceed what int32 ids can address "
+                         f"(at most {MAX_NEURONS})")
+
+
 def _capacity(capacity, name="capacity"):
-    """A positive Python int (NumPy integers accepted); ``ValueError`` otherwise."""
+    """A positive Python int (NumPy integers accepted) that fits int32; ``ValueError``
+    otherwise."""
     if isinstance(capacity, (bool, float)) or not hasattr(capacity, "__index__") \
             or int(capacity) < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {capacity!r}")
+    _neurons(int(capacity), name)
     return int(capacity)
 
 
@@ -97,13 +123,40 @@ def _number(x, name, allow_none=False):
     return float(x)
 
 
+def _finite(x, name):
+    """A finite number (a threshold)."""
+    x = _number(x, name)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite; got {x!r}")
+    return x
+
+
+def _positive(x, name):
+    """A finite number > 0 (beta, gain)."""
+    x = _number(x, name)
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be finite and > 0; got {x!r}")
+    return x
+
+
+def _th2(th2, th1):
+    """``None`` (or ``-inf``, the same: no second threshold) or a finite number ``<= th1``;
+    returns the value the kernels take (``-inf`` for none)."""
+    th2 = _number(th2, "th2", allow_none=True)
+    if th2 is None or th2 == -math.inf:
+        return -math.inf
+    if not (math.isfinite(th2) and th2 <= th1):
+        raise ValueError(f"th2 must be None or a finite number <= th1 = {th1}; got {th2!r}")
+    return th2
+
+
 def _check_spikes(spikes, op):
     """Static checks of a :class:`SparseSpikes`; returns ``(ids, counts, values or None)``."""
     if not isinstance(spikes, SparseSpikes):
         raise ValueError(f"{op}: spikes must be a SparseSpikes(ids, counts, values); "
                          f"got {type(spikes).__name__}")
-    ids = tf.convert_to_tensor(spikes.ids)
-    counts = tf.convert_to_tensor(spikes.counts)
+    ids = _to_tensor(spikes.ids, f"{op}: spikes.ids")
+    counts = _to_tensor(spikes.counts, f"{op}: spikes.counts")
     if ids.dtype != tf.int32:
         raise ValueError(f"{op}: spikes.ids must be int32; got {ids.dtype.name}")
     if counts.dtype != tf.int32:
@@ -125,18 +178,23 @@ def _check_spikes(spikes, op):
     return ids, counts, values
 
 
+def _shape(x):
+    """``tf.shape`` as int64: an axis of ``2**31 - 1`` does not fit int32 shapes."""
+    return tf.shape(x, out_type=tf.int64)
+
+
 def _flatten(x, keep: int):
     """Merge all but the last ``keep`` axes (no-op for rank ``keep + 1``)."""
     if x.shape.rank == keep + 1:
         return x
-    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[x.shape.rank - keep:]], axis=0))
+    return tf.reshape(x, tf.concat([[-1], _shape(x)[x.shape.rank - keep:]], axis=0))
 
 
 def _unflatten(x, lead_shape, lead_static, rank_in):
     """Restore leading axes ``lead_shape`` on a ``[M, ...]`` result."""
     if rank_in == 2:
         return x
-    tail = tf.shape(x)[1:]
+    tail = _shape(x)[1:]
     out = tf.reshape(x, tf.concat([lead_shape, tail], axis=0))
     out.set_shape(lead_static.concatenate(x.shape[1:]))
     return out
@@ -169,11 +227,12 @@ def select_spikes(v, *, th1: float, th2: float | None = None, capacity: int, bet
     ``i < counts[1]``; all other entries are 0.
 
     Args:
-        v: float32/float64 ``[..., N]`` (at least one leading axis).
-        th1: spike threshold.
-        th2: second threshold (``None``: every non-spiking neuron is a candidate).
+        v: float32/float64 ``[..., N]`` (at least one leading axis), ``N <= 2**31 - 1``.
+        th1: spike threshold, finite.
+        th2: second threshold, finite and ``<= th1`` (``None``: every non-spiking neuron is a
+            candidate).
         capacity: ``S``, ``1 <= S <= N``.
-        beta: surrogate steepness.
+        beta: surrogate steepness, finite and ``> 0``.
         backend: ``None``, ``"compiled"`` or ``"reference"``.
 
     Returns:
@@ -185,15 +244,16 @@ def select_spikes(v, *, th1: float, th2: float | None = None, capacity: int, bet
         raise ValueError(f"v must have rank >= 2 [..., N]; got shape {v.shape}")
     capacity = _capacity(capacity)
     n = v.shape[-1]
+    _neurons(n, "N (v.shape[-1])")
     if n is not None and capacity > n:
         raise ValueError(f"capacity must be <= N = {n} (the number of neurons); got {capacity}")
-    th1 = _number(th1, "th1")
-    th2 = _number(th2, "th2", allow_none=True)
-    beta = _number(beta, "beta")
+    th1 = _finite(th1, "th1")
+    th2 = _th2(th2, th1)
+    beta = _positive(beta, "beta")
     rank = v.shape.rank
-    lead, lead_static = tf.shape(v)[:-1], v.shape[:-1]
+    lead, lead_static = _shape(v)[:-1], v.shape[:-1]
     ids, counts, values, dropped = _ops(backend).select_spikes(
-        _flatten(v, 1), th1, -math.inf if th2 is None else th2, beta, capacity)
+        _flatten(v, 1), th1, th2, beta, capacity)
     if rank != 2:
         ids, counts, values = (_unflatten(x, lead, lead_static, rank) for x in (ids, counts, values))
         dropped = tf.reshape(dropped, lead)
@@ -232,12 +292,14 @@ def sparse_matmul(weights, spikes: SparseSpikes, *, weights_layout: str = "out_i
     if weights.shape.rank != 2:
         shape = "(out, in)" if weights_layout == "out_in" else "(in, out)"
         raise ValueError(f"weights must be rank 2 {shape}; got shape {weights.shape}")
+    in_axis = 1 if weights_layout == "out_in" else 0
+    _neurons(weights.shape[in_axis], f"in (weights.shape[{in_axis}])")
     ids, counts, values = _check_spikes(spikes, "sparse_matmul")
     if values is not None and values.dtype != weights.dtype:
         raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
                          f"({weights.dtype.name})")
     rank = ids.shape.rank
-    lead, lead_static = tf.shape(ids)[:-1], ids.shape[:-1]
+    lead, lead_static = _shape(ids)[:-1], ids.shape[:-1]
     ids, counts = _flatten(ids, 1), _flatten(counts, 1)
     if values is None:
         values = carrier_values(counts, tf.shape(ids)[1] if ids.shape[-1] is None
@@ -256,7 +318,7 @@ def sparse_to_dense(spikes: SparseSpikes, n: int, *, dtype=None, backend: str | 
 
     Args:
         spikes: :class:`SparseSpikes` ``[..., S]`` with ids in ``[0, n)``.
-        n: number of neurons.
+        n: number of neurons, ``1 <= n <= 2**31 - 1``.
         dtype: output dtype when ``spikes.values`` is ``None`` (default float32); otherwise
             the dtype of ``values``.
         backend: ``None``, ``"compiled"`` or ``"reference"``.
@@ -267,7 +329,7 @@ def sparse_to_dense(spikes: SparseSpikes, n: int, *, dtype=None, backend: str | 
     n = _capacity(n, "n")
     ids, counts, values = _check_spikes(spikes, "sparse_to_dense")
     rank = ids.shape.rank
-    lead, lead_static = tf.shape(ids)[:-1], ids.shape[:-1]
+    lead, lead_static = _shape(ids)[:-1], ids.shape[:-1]
     ids, counts = _flatten(ids, 1), _flatten(counts, 1)
     if values is None:
         dtype = tf.as_dtype(dtype or tf.float32)
@@ -288,13 +350,35 @@ def dense_to_sparse(dense, capacity: int, *, backend: str | None = None):
     are kept and the rest counted in ``dropped``. Not differentiable (``values`` is ``None``).
 
     Args:
-        dense: ``[..., N]`` of any numeric dtype; nonzero means a spike.
+        dense: ``[..., N]`` (at least one leading axis) of a numeric or bool dtype; nonzero
+            means a spike. ``N <= 2**31 - 1``.
         capacity: ``S``, ``1 <= S <= N``.
 
     Returns:
         ``(SparseSpikes(ids int32[..., S], counts int32[..., 2], values=None), dropped int32[...])``.
     """
-    dense = tf.convert_to_tensor(dense)
+    dense = _to_tensor(dense, "dense")
+    dt = dense.dtype
+    if not (dt.is_bool or dt.is_integer or dt.is_floating or dt.is_complex):
+        raise ValueError(f"dense must have a numeric or bool dtype; got {dt.name}")
+    if dense.shape.rank is None or dense.shape.rank < 2:
+        raise ValueError(f"dense must have rank >= 2 [..., N]; got shape {dense.shape}")
+    capacity = _capacity(capacity)
+    n = dense.shape[-1]
+    _neurons(n, "N (dense.shape[-1])")
+    if n is not None and capacity > n:
+        raise ValueError(f"capacity must be <= N = dense.shape[-1] = {n}; got {capacity}")
+    if n is None:  # the same checks at run time, naming dense
+        n_t = tf.shape(dense, out_type=tf.int64)[-1]
+        checks = [tf.debugging.assert_less_equal(
+            n_t, tf.constant(MAX_NEURONS, tf.int64),
+            message=f"dense_to_sparse: N = dense.shape[-1] must be <= {MAX_NEURONS} (int32 ids)")]
+        with tf.control_dependencies(checks):
+            checks.append(tf.debugging.assert_less_equal(
+                tf.constant(capacity, tf.int64), n_t,
+                message="dense_to_sparse: capacity must be <= N = dense.shape[-1]"))
+        with tf.control_dependencies(checks):
+            dense = tf.identity(dense)
     active = tf.cast(tf.not_equal(dense, tf.zeros([], dense.dtype)), tf.float32)
     spikes, dropped = select_spikes(tf.stop_gradient(active), th1=0.5, th2=0.5,
                                     capacity=capacity, backend=backend)

@@ -26,7 +26,8 @@ import math
 import tensorflow as tf
 
 from snnlib.functional.lif import lif_membrane
-from snnlib.ops import _check_spikes, _float_tensor, _capacity, _number, _ops, carrier_values
+from snnlib.ops import (_capacity, _check_spikes, _finite, _float_tensor, _neurons, _number, _ops,
+                        _positive, _th2, carrier_values)
 from snnlib.ops import reference as _reference
 from snnlib.spikes import SparseSpikes
 
@@ -49,12 +50,13 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     """One LIF layer over a whole time-major sequence of sparse spikes.
 
     Args:
-        weights: float32/float64 ``(out, in)``.
+        weights: float32/float64 ``(out, in)``, both at most ``2**31 - 1`` (int32 ids).
         spikes: time-major :class:`SparseSpikes` ``ids [T, B, S_in]`` (ids in ``[0, in)``);
             ``values`` carries the gradient to a previous layer (``None`` for input data).
-        alpha, gain, th1, beta: neuron constants (see :class:`snnlib.LIFParams`).
-        th2: second threshold of this layer (``None``: every non-spiking neuron is a
-            candidate).
+        alpha, gain, th1, beta: neuron constants (see :class:`snnlib.LIFParams`):
+            ``0 < alpha < 1``; ``gain``, ``beta`` finite and ``> 0``; ``th1`` finite.
+        th2: second threshold of this layer, finite and ``<= th1`` (``None``: every
+            non-spiking neuron is a candidate).
         capacity: output slots ``S``, ``1 <= S <= out``.
         return_potentials: also return the dense potentials ``[T, B, out]`` (for plots;
             differentiable).
@@ -67,6 +69,8 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     weights = _float_tensor(weights, "weights")
     if weights.shape.rank != 2:
         raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
+    _neurons(weights.shape[0], "N (weights.shape[0])")
+    _neurons(weights.shape[1], "in (weights.shape[1])")
     ids, counts, values = _check_spikes(spikes, "sparse_lif_layer")
     if ids.shape.rank != 3:
         raise ValueError(f"sparse_lif_layer: spikes must be time-major [time, batch, S]; got ids "
@@ -74,13 +78,12 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     capacity = _capacity(capacity)
     if weights.shape[0] is not None and capacity > weights.shape[0]:
         raise ValueError(f"capacity must be <= the layer width {weights.shape[0]}; got {capacity}")
-    alpha, gain, th1, beta = (_number(x, name) for x, name in
-                              ((alpha, "alpha"), (gain, "gain"), (th1, "th1"), (beta, "beta")))
-    th2 = _number(th2, "th2", allow_none=True)
+    alpha = _number(alpha, "alpha")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}")
-    if th2 is not None and th2 > th1:
-        raise ValueError(f"th2 must be <= th1 = {th1}; got {th2}")
+    gain, beta = _positive(gain, "gain"), _positive(beta, "beta")
+    th1 = _finite(th1, "th1")
+    th2_value = _th2(th2, th1)
     input_grad = values is not None
     if values is None:
         values = carrier_values(counts, ids.shape[-1] if ids.shape[-1] is not None
@@ -88,7 +91,6 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     elif values.dtype != weights.dtype:
         raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
                          f"({weights.dtype.name})")
-    th2_value = -math.inf if th2 is None else th2
     ops = _ops(backend)
     if ops is _reference:
         out_ids, out_counts, out_values, dropped, v = _reference_layer(

@@ -14,7 +14,43 @@ Sparse format (DESIGN.md section 4): ``ids int32[B, S]``, ``counts int32[B, 2] =
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
+
+MAX_ID = 2**31 - 1  # ids are int32: at most this many neurons
+
+
+def check_neurons(n, *, op: str, n_name: str) -> list:
+    """``n`` neurons (a Python int or an int tensor) must fit int32 ids: a ``ValueError`` for
+    a Python int, else an assertion (returned, for graph mode)."""
+    if not tf.is_tensor(n):
+        if int(n) > MAX_ID:
+            raise ValueError(f"{op}: {n_name} = {int(n)} neurons exceed what int32 ids can "
+                             f"address (at most {MAX_ID})")
+        return []
+    return [tf.debugging.assert_less_equal(
+        tf.cast(n, tf.int64), tf.constant(MAX_ID, tf.int64),
+        message=f"{op}: {n_name} neurons exceed what int32 ids can address (at most {MAX_ID})")]
+
+
+def check_scalars(th1, th2, beta, *, op: str) -> list:
+    """Assertions of the scalar domains: ``th1`` finite; ``th2`` ``-inf`` (no second
+    threshold) or finite and ``<= th1`` (skipped when ``th2`` is ``None``: not an input);
+    ``beta`` finite and ``> 0``."""
+    checks = [
+        tf.debugging.assert_equal(tf.math.is_finite(th1), True,
+                                  message=f"{op}: th1 must be finite"),
+        tf.debugging.assert_equal(tf.logical_and(tf.math.is_finite(beta), beta > 0), True,
+                                  message=f"{op}: beta must be finite and > 0"),
+    ]
+    if th2 is not None:
+        ok = tf.logical_or(tf.equal(th2, -math.inf),
+                           tf.logical_and(tf.math.is_finite(th2), th2 <= th1))
+        checks.append(tf.debugging.assert_equal(
+            ok, True, message=f"{op}: th2 must be -inf (no second threshold) or finite and "
+                              "<= th1"))
+    return checks
 
 
 def _slots(capacity):
@@ -26,7 +62,7 @@ def check_sparse(ids, counts, n, *, op: str, n_name: str = "n") -> list:
     neurons ``[0, n)``: equal batch sizes, ``0 <= counts <= S``, ``counts[:, 0] <= counts[:, 1]``,
     ``0 <= ids[b, i] < n`` for ``i < counts[b, 1]``. Returns the assert ops (graph mode)."""
     cap = tf.shape(ids)[1]
-    shape_checks = [
+    shape_checks = check_neurons(n, op=op, n_name=n_name) + [
         tf.debugging.assert_equal(tf.shape(counts)[1], 2,
                                   message=f"{op}: counts must have shape [batch, 2]"),
         tf.debugging.assert_equal(tf.shape(ids)[0], tf.shape(counts)[0],
@@ -45,7 +81,8 @@ def check_sparse(ids, counts, n, *, op: str, n_name: str = "n") -> list:
         id_checks = [
             tf.debugging.assert_non_negative(tf.where(read, ids, 0),
                                              message=f"{op}: ids must lie in [0, {n_name})"),
-            tf.debugging.assert_less(tf.where(read, ids, 0), tf.cast(n, tf.int32),
+            tf.debugging.assert_less(tf.cast(tf.where(read, ids, 0), tf.int64),
+                                     tf.cast(n, tf.int64),
                                      message=f"{op}: ids must lie in [0, {n_name})"),
         ]
     return [*shape_checks, *range_checks, *id_checks]
@@ -105,8 +142,9 @@ def select_spikes(v, th1, th2, beta, capacity: int):
         dv[b, ids[b, i]] += g_values[b, i] / (beta * |v[b, ids[b, i]] - th1| + 1)^2
 
     Args:
-        v: float ``[B, N]``.
-        th1, th2, beta: scalars (``th2 = -inf`` for "no second threshold").
+        v: float ``[B, N]``, ``N <= 2**31 - 1``.
+        th1, th2, beta: scalars: ``th1`` finite; ``th2`` finite and ``<= th1``, or ``-inf``
+            for "no second threshold"; ``beta`` finite and ``> 0``.
         capacity: ``S`` with ``1 <= S <= N``.
 
     Returns:
@@ -122,6 +160,11 @@ def select_spikes(v, th1, th2, beta, capacity: int):
     th1 = tf.cast(th1, dtype)
     th2 = tf.cast(th2, dtype)
     beta = tf.cast(beta, dtype)
+    n64 = v.shape[1] if v.shape[1] is not None else tf.shape(v, out_type=tf.int64)[1]
+    checks = check_neurons(n64, op=op, n_name="N (v.shape[1])")
+    checks += check_scalars(th1, th2, beta, op=op)
+    with tf.control_dependencies(checks):
+        v = tf.identity(v)
     n = tf.shape(v)[1]
     check = tf.debugging.assert_less_equal(tf.constant(capacity, tf.int32), n,
                                            message=f"{op}: capacity must be <= N")
@@ -129,8 +172,9 @@ def select_spikes(v, th1, th2, beta, capacity: int):
         v = tf.identity(v)
     spike = v >= th1
     cand = tf.logical_and(v >= th2, tf.logical_not(spike))
-    idx = tf.range(n)[None, :]
-    key = tf.where(spike, idx, tf.where(cand, n + idx, 2 * n + idx))
+    n_key = tf.cast(n, tf.int64)  # keys up to 3 N - 1 do not fit int32
+    idx = tf.range(n_key)[None, :]
+    key = tf.where(spike, idx, tf.where(cand, n_key + idx, 2 * n_key + idx))
     order = tf.math.top_k(-key, k=capacity, sorted=True).indices
     n_spk = tf.reduce_sum(tf.cast(spike, tf.int32), axis=1)
     n_cand = tf.reduce_sum(tf.cast(cand, tf.int32), axis=1)
@@ -183,8 +227,10 @@ def sparse_matmul(weights, ids, counts, values, layout: str = "out_in"):
     op = "sparse_matmul"
     in_axis = 1 if layout == "out_in" else 0
     weights = tf.convert_to_tensor(weights)
+    n_in = weights.shape[in_axis]
     ids, counts, values, mask0, mask1, safe_ids = _checked_slots(
-        ids, counts, values, tf.shape(weights)[in_axis], op=op,
+        ids, counts, values,
+        n_in if n_in is not None else tf.shape(weights, out_type=tf.int64)[in_axis], op=op,
         n_name=f"in (weights.shape[{in_axis}])", dtype=weights.dtype)
 
     @tf.custom_gradient
@@ -216,7 +262,7 @@ def sparse_to_dense(ids, counts, values, n: int):
     Args:
         ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
         values: float ``[B, S]`` carrier; fixes the output dtype.
-        n: number of neurons.
+        n: number of neurons, ``<= 2**31 - 1``.
 
     Returns:
         float ``[B, n]`` of 0/1.
