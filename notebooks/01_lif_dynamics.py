@@ -48,7 +48,7 @@ from snnlib import LIFParams
 from snnlib.functional import lif_membrane, superspike_derivative
 from snnlib import plotting
 from snnlib.reporting import is_headless, save_metrics
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.train import TrainConfig, train_and_evaluate
 
 params = LIFParams(alpha=alpha, gain=gain, th1=th1, th2=th2)
 use_widgets = (not is_headless()) if interactive is None else bool(interactive)

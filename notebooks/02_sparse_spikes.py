@@ -43,10 +43,10 @@ import numpy as np
 from snnlib import ops, plotting, snn_forward
 from snnlib.data import load_dataset
 from snnlib.layers import sparse_sizes_for
-from snnlib.ops.opbench import time_against_fastest_dense
+from snnlib.bench import time_against_fastest_dense
 from snnlib.reporting import save_metrics
-from snnlib.sparsity import activity_by_layer, capacity_for_quantile, capacity_sweep, storage_bytes
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.network import activity_by_layer, capacity_for_quantile, capacity_sweep, storage_bytes
+from snnlib.train import TrainConfig, train_and_evaluate
 
 print("sparse ops backend:", ops.backend())
 

@@ -44,12 +44,12 @@ seed = 0
 import numpy as np
 
 from snnlib import LIFParams, init_weights, plotting
-from snnlib.benchmark import BenchCase, run_case
+from snnlib.bench import BenchCase, run_case
 from snnlib.data import load_dataset
 from snnlib.layers import sparse_sizes_for
 from snnlib.reporting import save_metrics
-from snnlib.sparsity import accuracy_conclusions, backward_storage_bytes, compare_implementations
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.network import accuracy_conclusions, backward_storage_bytes, compare_implementations
+from snnlib.train import TrainConfig, train_and_evaluate
 
 # %% [markdown]
 # ## 1. One network, three implementations
@@ -105,7 +105,7 @@ for line in accuracy_conclusions(runs, reference="dense", tolerance=0.02):
 # ## 3. What the backward pass stores
 # Dense BPTT keeps every layer's input sequence, potentials and spikes: $O(T B N)$ floats.
 # `sparse_layer` keeps index lists and the potentials at the listed neurons: $O(T B S)$.
-# Counted from the shapes (`snnlib.sparsity.backward_storage_bytes`, not measured), for the
+# Counted from the shapes (`snnlib.network.sparsity.backward_storage_bytes`, not measured), for the
 # seed's benchmark network ([1152, 980, 980, 980, 10], T = 100, batch 48, input capacity 32):
 
 # %%

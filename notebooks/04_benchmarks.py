@@ -42,19 +42,17 @@ repeats = 3
 steps = 2
 isolate = False
 seed_point = True
-out_dir = "../reports/bench"
+out_dir = None  # None: bench/ beside the report being rendered (reports/bench/ interactively)
 
 # %%
-from snnlib import benchmark as bench
-from snnlib import benchmark_figures as figs
-from snnlib.reporting import save_metrics
+from snnlib import bench
+from snnlib.bench import figures as figs
+from snnlib.reporting import output_dir, save_metrics
 
 impl_list = list(impls)
 peer_info = {}
 if peers:
-    from snnlib.peers import peer_status
-
-    peer_info = peer_status(peers)
+    peer_info = bench.peer_status(peers)
     impl_list += [f"peer:{name}" for name, s in peer_info.items() if s["available"]]
 cases = bench.preset_cases(preset, impl_list, sweeps)
 if seed_point:  # the seed-sized network with really active hidden layers (sweep "seed")
@@ -79,7 +77,8 @@ for name, s in peer_info.items():
 result = bench.run_benchmark(cases, modes=modes, warmup=warmup, repeats=repeats, steps=steps,
                              isolate=isolate)
 records = result["records"]
-paths = bench.write_results({**result, "preset": preset, "peers": peer_info}, out_dir)
+paths = bench.write_results({**result, "preset": preset, "peers": peer_info},
+                            out_dir or output_dir("bench"))
 ok = figs.ok_records(records)
 print(f"{len(ok)} records ok, {len(records) - len(ok)} failed; memory bandwidth "
       f"{result['bandwidth_gbs']:.1f} GB/s; machine: {result['machine']['cpu_model']}, "
@@ -118,7 +117,7 @@ fig = figs.memory_vs_seq_len(records)
 # %% [markdown]
 # ## 4. Roofline of the sparse kernels
 #
-# Bytes per step are *modelled* (`snnlib.benchmark.sparse_bytes_per_step`: weight columns
+# Bytes per step are *modelled* (`snnlib.bench.sparse_bytes_per_step`: weight columns
 # gathered per input spike, dW scattered, slot gradients, state), divided by the measured step
 # time, and compared with this machine's bandwidth from a large NumPy copy measured in the same
 # run. A fraction near 1 means memory-bound at the roofline; far below means overheads

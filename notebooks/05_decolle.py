@@ -42,13 +42,10 @@ import numpy as np
 import snnlib  # first: it imports TensorFlow without the start-up noise
 import tensorflow as tf
 from snnlib import LIFParams, init_weights, snn_forward
-from snnlib.learning.decolle import decolle_gradients, random_readouts
-from snnlib.learning import figures
-from snnlib.learning.losses import STEP_LOGIT_SCALE, step_cross_entropy
-from snnlib.learning.memory import format_memory_table, memory_table
-from snnlib.learning.online import record_traces
+from snnlib.learning import (STEP_LOGIT_SCALE, decolle_gradients, figures, format_memory_table,
+                             memory_table, random_readouts, record_traces, step_cross_entropy)
 from snnlib.reporting import save_metrics
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.train import TrainConfig, train_and_evaluate
 
 rng = np.random.default_rng(seed)
 demo_params = LIFParams(alpha=0.9, weight_mul=3.0, th2=0.3)

@@ -44,14 +44,10 @@ import numpy as np
 import snnlib  # first: it imports TensorFlow without the start-up noise
 import tensorflow as tf
 from snnlib import LIFParams, init_weights
-from snnlib.learning import figures
-from snnlib.learning.eprop import eprop_gradients
-from snnlib.learning.compare import bptt_step_gradients, gradient_cosine
-from snnlib.learning.losses import STEP_LOGIT_SCALE
-from snnlib.learning.memory import format_memory_table, memory_table
-from snnlib.learning.online import record_traces
+from snnlib.learning import (STEP_LOGIT_SCALE, bptt_step_gradients, eprop_gradients, figures,
+                             format_memory_table, gradient_cosine, memory_table, record_traces)
 from snnlib.reporting import save_metrics
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.train import TrainConfig, train_and_evaluate
 
 rng = np.random.default_rng(seed)
 demo_params = LIFParams(alpha=0.9, weight_mul=3.0)

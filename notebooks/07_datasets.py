@@ -49,13 +49,12 @@ min_test_accuracy = 0.3
 import numpy as np
 
 from snnlib import plotting
-from snnlib.data import load_binned, stats
+from snnlib.data import (bin_events, binned_to_dense, binned_to_sparse, flatten_events,
+                         load_binned, read_events, stats)
 from snnlib.data import figures as data_figures
-from snnlib.data.events import bin_events, binned_to_dense, binned_to_sparse, flatten_events
-from snnlib.data.neuromorphic import read_events
 from snnlib.reporting import save_metrics
 from snnlib.spikes import sparse_to_dense_np
-from snnlib.training import TrainConfig, train_and_evaluate
+from snnlib.train import TrainConfig, train_and_evaluate
 
 data_options = dict(n_steps=n_steps, dt=dt_us, size=size, limit=limit, limit_test=limit_test,
                     progress=False)

@@ -17,10 +17,10 @@ import sys
 
 
 def _train_parser(sub) -> None:
-    from snnlib.functional.lif import IMPLS
     from snnlib.layers.classifier import READOUTS
-    from snnlib.learning import RULES
-    from snnlib.training import PRESETS
+    from snnlib.learning import FEEDBACKS, RULES
+    from snnlib.network import IMPLS
+    from snnlib.train import PRESETS
 
     p = sub.add_parser("train", help="train and evaluate a network (one run)")
     p.add_argument("--preset", choices=sorted(PRESETS),
@@ -31,7 +31,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--readout", choices=READOUTS, help="spike-count or leaky-integrator readout")
     p.add_argument("--rule", choices=RULES,
                    help="learning rule: bptt (default), or online eprop / decolle (dense, spikes readout)")
-    p.add_argument("--feedback", choices=("symmetric", "random"),
+    p.add_argument("--feedback", choices=FEEDBACKS,
                    help="e-prop hidden-layer feedback (default symmetric)")
     p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths, e.g. --hidden 128 128")
     p.add_argument("--epochs", type=int)
@@ -73,7 +73,7 @@ def _parse_data_options(items: list[str]) -> dict:
 
 def _cmd_train(args) -> int:
     from snnlib.data import DATASETS
-    from snnlib.training import PRESETS, TrainConfig, train_and_evaluate
+    from snnlib.train import PRESETS, TrainConfig, train_and_evaluate
 
     if args.list_datasets:
         print("\n".join(sorted(DATASETS)))
@@ -100,14 +100,14 @@ def _cmd_train(args) -> int:
     if args.no_progress:
         overrides["progress"] = False
     data = _parse_data_options(args.data)
-    if args.dataset is not None and args.dataset != PRESETS[args.preset]["dataset"]:
+    if args.dataset is not None and args.dataset != PRESETS[args.preset].dataset:
         overrides["data"] = data  # the preset's data options belong to its own dataset
     elif data:
-        overrides["data"] = {**PRESETS[args.preset].get("data", {}), **data}
+        overrides["data"] = {**PRESETS[args.preset].data, **data}
     try:
         config = TrainConfig.from_preset(args.preset, **overrides)
         result = train_and_evaluate(config)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:  # bad options, a dataset not on disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     for row in result["history"]:
@@ -139,8 +139,23 @@ def _cmd_report(args) -> int:
         return 2
 
 
+def _count(minimum: int):
+    """An argparse type: an integer ``>= minimum`` (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    return parse
+
+
 def _bench_parser(sub) -> None:
-    from snnlib.benchmark import BENCH_IMPLS, BENCH_PRESETS, MODES
+    from snnlib.bench import BENCH_IMPLS, BENCH_PRESETS, MODES
 
     p = sub.add_parser("bench", help="time training steps and inference of every implementation")
     p.add_argument("--preset", choices=BENCH_PRESETS, default="tiny")
@@ -152,9 +167,9 @@ def _bench_parser(sub) -> None:
                    help="also time peer libraries (torch snntorch norse spikingjelly; "
                         "no names: all); missing ones are reported, not fatal")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
+    p.add_argument("--warmup", type=_count(0), default=2)
+    p.add_argument("--repeats", type=_count(1), default=5)
+    p.add_argument("--steps", type=_count(1), default=3, help="steps per timed repeat")
     p.add_argument("--weight-mul", type=float, default=1.0,
                    help="initialisation scale of every case (how active the network is)")
     p.add_argument("--th2", default="0.9",
@@ -165,12 +180,12 @@ def _bench_parser(sub) -> None:
 
 
 def _cmd_bench(args) -> int:
-    from snnlib.benchmark import preset_cases, run_benchmark, write_results
+    from snnlib.bench import PEERS, preset_cases, run_benchmark, write_results
+    from snnlib.bench import peer_status as _peer_status
 
     impls = list(args.impls)
     peer_status = None
     if args.peers is not None:
-        from snnlib.peers import PEERS, peer_status as _peer_status
 
         names = args.peers or list(PEERS)
         unknown = sorted(set(names) - set(PEERS))

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 3.2, **kwargs):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                             **kwargs)
-    return fig, axes
+from snnlib.figure import figure as _figure
 
 
 def membrane_trace(v: np.ndarray, spikes: np.ndarray, *, th1: float, th2: float | None = None,
@@ -90,7 +84,7 @@ def learning_curves(histories: dict[str, list[dict]], *, metrics=("loss", "accur
 
     Args:
         histories: ``{label: history}`` where history is the list of per-epoch dicts of
-            :func:`snnlib.training.train_and_evaluate`.
+            :func:`snnlib.train.train_and_evaluate`.
     """
     fig, axes = _figure(len(metrics), 1, width=4.5)
     for i, (label, history) in enumerate(histories.items()):
@@ -171,7 +165,7 @@ def capacity_sweep_figure(rows):
 def op_speed_figure(rows):
     """Forward+backward time of sparse_matmul (both weight layouts) vs dense matmul against
     activity (log axes), per call (solid) and per step inside one graph (dashed), with the
-    cost of a call and of a loop pass that do nothing (gray); see :mod:`snnlib.ops.opbench`."""
+    cost of a call and of a loop pass that do nothing (gray); see :mod:`snnlib.bench.opbench`."""
     act = [100 * r["activity"] for r in rows]
     fig, axes = _figure(2, 1, width=4.2)
     ax = axes[0, 0]

@@ -65,6 +65,15 @@ def save_metrics(**metrics) -> dict:
     return metrics
 
 
+def output_dir(name: str) -> Path:
+    """A folder for a notebook's data files: ``<reports>/<name>`` of the report being rendered
+    (next to its HTML, e.g. a temporary folder under the tests), else ``reports/<name>`` of the
+    checkout (interactive use)."""
+    metrics = os.environ.get(METRICS_ENV)
+    reports = Path(metrics).resolve().parents[1] if metrics else ROOT / "reports"
+    return reports / name
+
+
 def save_headline_figure(fig) -> None:
     """Mark ``fig`` (a Matplotlib figure) as the notebook's headline figure: the report index
     shows it as a thumbnail. No-op outside the pipeline."""

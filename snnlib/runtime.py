@@ -9,13 +9,18 @@ redirected to a temporary file, then writes back every line that is not one of t
 start-up messages (real errors still reach the terminal or the notebook).
 
 The package imports TensorFlow through this module first (``snnlib/__init__.py``), so every
-entry point (CLI, notebooks, worker subprocesses, tests) starts quietly. This module imports
+entry point (CLI, notebooks, worker subprocesses, tests) starts quietly. The one exception is
+a peer benchmark worker (:mod:`snnlib.bench.worker` timing a PyTorch library): its runner
+sets ``SNNLIB_PEER_WORKER=1`` (:data:`PEER_WORKER_ENV`) for that subprocess only, and
+:func:`tensorflow_wanted` then says no, so the process never imports TensorFlow (a CUDA build
+of torch imported after TensorFlow crashes on a machine without a GPU). This module imports
 nothing of ``snnlib``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import sys
@@ -30,6 +35,26 @@ _NOISE = (
     re.compile(r"^E\d{4} [\d:.]+\s+\d+ \S+\.cc:\d+\] failed call to cuInit"),
     re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+: [IW] \S+\.cc:\d+\]"),
 )
+
+PEER_WORKER_ENV = "SNNLIB_PEER_WORKER"
+
+
+def tensorflow_wanted() -> bool:
+    """False in a peer benchmark worker (``SNNLIB_PEER_WORKER=1``), True everywhere else."""
+    return os.environ.get(PEER_WORKER_ENV, "") != "1"
+
+
+def lazy_attributes(package: str, table: dict[str, str]):
+    """A PEP 562 module ``__getattr__`` for ``package``: ``name`` in ``table`` is read from the
+    module ``table[name]`` on first use, so importing the package does not import that module
+    (the packages that must stay TensorFlow-free in a peer worker use it)."""
+
+    def __getattr__(name: str):
+        if name in table:
+            return getattr(importlib.import_module(table[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def is_startup_noise(line: str) -> bool:

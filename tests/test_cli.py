@@ -40,3 +40,27 @@ def test_unknown_choices_list_the_valid_ones():
     assert proc.returncode == 2 and "dense" in proc.stderr and "sparse_layer" in proc.stderr
     proc = run_cli("report", "--preset", "huge")
     assert proc.returncode == 2 and "tiny" in proc.stderr
+
+
+def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
+    env = {**ENV, "SNNLIB_DATA_DIR": str(tmp_path / "empty")}
+    proc = subprocess.run([sys.executable, "-m", "snnlib", "train", "--dataset", "shd",
+                           "--no-progress"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: dataset 'shd' not found")
+    assert str(tmp_path / "empty") in lines[0]
+
+
+def test_sparse_impl_without_max_activity_is_rejected_like_the_benchmark():
+    proc = run_cli("train", "--preset", "tiny", "--impl", "sparse_layer", "--no-progress")
+    assert proc.returncode == 2 and "error:" in proc.stderr and "max-activity" in proc.stderr
+
+
+def test_bench_zero_steps_or_repeats_is_a_usage_error(tmp_path):
+    for flag in ("--steps", "--repeats"):
+        proc = run_cli("bench", "--preset", "tiny", flag, "0", "--out", str(tmp_path))
+        assert proc.returncode == 2 and f"argument {flag}: must be >= 1" in proc.stderr
+        assert not (tmp_path / "bench.json").exists()

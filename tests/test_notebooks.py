@@ -55,6 +55,13 @@ def test_notebook_renders_with_tiny_preset(rendered, name):
 
 
 @pytest.mark.slow
+def test_benchmark_notebook_writes_beside_its_report_not_into_the_checkout(rendered):
+    out, entries, _ = rendered
+    assert entries["04_benchmarks"]["status"] == "ok"
+    assert (out / "bench" / "bench.json").exists() and (out / "bench" / "bench.csv").exists()
+
+
+@pytest.mark.slow
 def test_notebook_specific_results(rendered):
     _, entries, _ = rendered
     assert entries["01_lif_dynamics"]["metrics"]["first_spike_step"] > 0

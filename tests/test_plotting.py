@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from snnlib import plotting  # noqa: E402
-from snnlib.functional.lif import simulate_neuron  # noqa: E402
+from snnlib.functional import simulate_neuron  # noqa: E402
 
 
 EXPLORER = dict(alpha=0.9, gain=10.0, th1=1.0, th2=0.9, n_steps=40)

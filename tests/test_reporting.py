@@ -91,6 +91,15 @@ def test_parameters_come_from_the_preset_file():
         raise AssertionError("an unknown preset must raise")
 
 
+def test_output_dir_is_beside_the_report_being_rendered(tmp_path, monkeypatch):
+    from snnlib.reporting import METRICS_ENV, ROOT, output_dir
+
+    monkeypatch.delenv(METRICS_ENV, raising=False)
+    assert output_dir("bench") == ROOT / "reports" / "bench"
+    monkeypatch.setenv(METRICS_ENV, str(tmp_path / "out" / "build" / "04_benchmarks.metrics.json"))
+    assert output_dir("bench") == (tmp_path / "out" / "bench").resolve()
+
+
 def test_rendering_some_notebooks_keeps_the_others_in_the_index(tmp_path):
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common.h"
+#include "simd.h"
 #include "tensorflow/core/framework/op.h"
 
 namespace snnlib {
@@ -139,35 +140,6 @@ struct LayerArgs {
   T alpha, scale, th1, th2, beta;
 };
 
-// 64-byte vectors (16 floats / 8 doubles) through GCC's vector extension: the row
-// gathers below must stay in registers, which plain loops did not get from the vectoriser.
-template <typename T>
-struct Vec64;
-template <>
-struct Vec64<float> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Vec64<double> {
-  typedef double type __attribute__((vector_size(64)));
-};
-
-template <typename V>
-inline __attribute__((always_inline)) V LoadU(const void* p) {
-  V x;
-  std::memcpy(&x, p, sizeof(V));
-  return x;
-}
-
-template <typename V>
-inline __attribute__((always_inline)) void StoreU(void* p, const V& x) {
-  std::memcpy(p, &x, sizeof(V));
-}
-
-// Forward, work items [start, end) with item = block * batch + b: the membrane recursion of
-// one block of <= 64 neurons of one sample over all steps. Writes the spike / candidate masks
-// of every (row, block), the potentials of flagged neurons into `v_flagged` (other entries are
-// never read), and all potentials into `v_all` when it is not null.
 // The panel of one neuron block: panel[j * kBlock + k] = W[n0 + k, j] (the block's weights,
 // transposed so that the row of input j is 64 contiguous values); columns k >= nb are zero.
 template <typename T>
@@ -297,7 +269,6 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
   }
 }
 
-#define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DISPATCH(T)                                                                        \
   SNNLIB_CLONES void ForwardBlocks(const LayerArgs<T>& a, int64_t s, int64_t e, T* panel,         \
                                    uint64_t* sm, uint64_t* cm, T* vf, T* va) {                    \
@@ -312,7 +283,6 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
-#undef SNNLIB_CLONES
 
 REGISTER_OP("SnnlibSparseLifLayer")
     .Input("weights: T")
@@ -661,15 +631,15 @@ class SparseLifLayerGradOp : public OpKernel {
   bool input_grad_;
 };
 
-#define REGISTER(T)                                                                             \
+#define SNNLIB_REGISTER(T)                                                                      \
   REGISTER_KERNEL_BUILDER(Name("SnnlibSparseLifLayer").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
                           SparseLifLayerOp<T>);                                                 \
   REGISTER_KERNEL_BUILDER(                                                                      \
       Name("SnnlibSparseLifLayerGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),               \
       SparseLifLayerGradOp<T>);
-REGISTER(float)
-REGISTER(double)
-#undef REGISTER
+SNNLIB_REGISTER(float)
+SNNLIB_REGISTER(double)
+#undef SNNLIB_REGISTER
 
 }  // namespace
 }  // namespace snnlib

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common.h"
+#include "simd.h"
 #include "tensorflow/core/framework/op.h"
 
 namespace snnlib {
@@ -540,7 +541,6 @@ inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_c
   }
 }
 
-#define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_DEFINE(T)                                                                                    \
   SNNLIB_CLONES bool ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
     return ForwardBlocksImpl(a, t0, t1);                                                                  \
@@ -556,7 +556,6 @@ inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_c
 SNNLIB_DEFINE(float)
 SNNLIB_DEFINE(double)
 #undef SNNLIB_DEFINE
-#undef SNNLIB_CLONES
 
 // Costs passed to the thread pool are estimated CPU cycles per work unit: the pool runs work
 // below about 10^5 cycles on the calling thread, where handing it to another thread would cost

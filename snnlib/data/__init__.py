@@ -9,8 +9,10 @@ import inspect
 from typing import Callable
 
 from snnlib.data.base import SpikeDataset, make_tf_dataset
-from snnlib.data.events import BinnedSet
-from snnlib.data.neuromorphic import dvsgesture, load_binned, nmnist, nmnist_small, shd
+from snnlib.data.events import (BinnedSet, bin_events, binned_to_dense, binned_to_sparse,
+                                flatten_events)
+from snnlib.data.neuromorphic import (dvsgesture, load_binned, nmnist, nmnist_small, read_events,
+                                      shd)
 from snnlib.data.synthetic import randman, random_spikes
 
 DATASETS: dict[str, Callable[..., SpikeDataset]] = {
@@ -37,5 +39,7 @@ def load_dataset(name: str, *, progress: bool | None = None, **kwargs) -> SpikeD
     return loader(**kwargs)
 
 
-__all__ = ["DATASETS", "BinnedSet", "SpikeDataset", "dvsgesture", "load_binned", "load_dataset",
-           "make_tf_dataset", "nmnist", "nmnist_small", "randman", "random_spikes", "shd"]
+__all__ = ["DATASETS", "BinnedSet", "SpikeDataset", "bin_events", "binned_to_dense",
+           "binned_to_sparse", "dvsgesture", "flatten_events", "load_binned", "load_dataset",
+           "make_tf_dataset", "nmnist", "nmnist_small", "randman", "random_spikes",
+           "read_events", "shd"]

@@ -6,12 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from snnlib.data import stats
-
-
-def _subplots(nrows: int, ncols: int, width: float, height: float, **kwargs):
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)
+from snnlib.figure import figure
 
 
 def frame_counts(events: np.ndarray, sensor_size, *, frame_us: float, n_frames: int,
@@ -39,7 +34,7 @@ def event_scatter(events: np.ndarray, *, title: str = "event recording", bin_us:
     Args:
         events: structured array with fields ``x, y, t, p`` (``t`` in microseconds).
     """
-    fig, axes = _subplots(3, 1, 9.0, 6.0, sharex=True,
+    fig, axes = figure(1, 3, width=9.0, height=2.0, sharex=True,
                           gridspec_kw={"height_ratios": [2, 2, 1.2]})
     t_ms = (events["t"] - events["t"].min()) / 1000.0
     on = np.asarray(events["p"]) > 0
@@ -67,7 +62,7 @@ def event_frames(events: np.ndarray, sensor_size, *, frame_ms: float = 30.0, n_f
     counts = frame_counts(events, sensor_size, frame_us=frame_ms * 1000.0, n_frames=n_frames)
     ncols = min(int(n_frames), 5)
     nrows = int(np.ceil(n_frames / ncols))
-    fig, axes = _subplots(nrows, ncols, 2.0 * ncols, 2.2 * nrows + 0.4)
+    fig, axes = figure(ncols, nrows, width=2.0, height=2.2 + 0.4 / nrows)
     scale = max(int(counts.max()), 1)
     for k, ax in enumerate(axes.ravel()):
         ax.set_xticks([])
@@ -99,7 +94,7 @@ def events_per_bin(data, *, capacities: dict | None = None, title: str = "events
     """
     flat = stats.as_counts(data).ravel()
     marks = {"99% of events": stats.capacity_for(flat, 0.99), **(capacities or {})}
-    fig, axes = _subplots(1, 2, 10.0, 3.4)
+    fig, axes = figure(2, 1, width=5.0, height=3.4)
     ax = axes[0, 0]
     ax.hist(flat, bins=np.arange(flat.max() + 2) - 0.5, color="0.35")
     ax.set_xlabel("distinct events in a bin")

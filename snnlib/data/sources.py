@@ -60,9 +60,7 @@ def embedded_nmnist_dir() -> Path:
     env = os.environ.get("SNNLIB_DATA_DIR")
     if env and (Path(env).expanduser() / "nmnist_small").is_dir():
         return Path(env).expanduser() / "nmnist_small"
-    import snnlib
-
-    return Path(snnlib.__file__).resolve().parents[1] / "data" / "nmnist_small"
+    return Path(__file__).resolve().parents[2] / "data" / "nmnist_small"
 
 
 def missing_error(name: str, expected: Path | str, data_dir: Path | str, detail: str = ""):

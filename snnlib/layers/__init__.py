@@ -1,4 +1,4 @@
-"""Keras 3 layers and the classifier model wrapping :mod:`snnlib.functional`."""
+"""Keras 3 layers and the classifier model wrapping :mod:`snnlib.network`."""
 
 from snnlib.layers.classifier import READOUTS, SNNClassifier
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for

@@ -26,12 +26,24 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from snnlib.functional.lif import LIFParams, validate_sizes
+from snnlib.functional.params import LIFParams, validate_sizes
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
-from snnlib.learning import RULES, fixed_matrices, online_gradients
+from snnlib.learning import fixed_matrices, online_gradients, validate_rule
+from snnlib.network import IMPLS
 
 READOUTS = ("spikes", "leaky")
-FEEDBACKS = ("symmetric", "random")
+
+
+def validate_options(*, impl: str, readout: str, rule: str, feedback: str) -> None:
+    """Check the classifier's choices (``ValueError`` naming the argument): ``impl`` one of
+    :data:`snnlib.network.IMPLS`, ``readout`` one of :data:`READOUTS`, and the learning rule
+    with its feedback (:func:`snnlib.learning.validate_rule`). The classifier and
+    :class:`snnlib.train.TrainConfig` both call this one check."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
+    validate_rule(rule, feedback, impl=impl, readout=readout)
 
 
 class SNNClassifier(keras.Model):
@@ -59,17 +71,9 @@ class SNNClassifier(keras.Model):
                  rule: str = "bptt", feedback: str = "symmetric", **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
+        validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback)
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
-        if feedback not in FEEDBACKS:
-            raise ValueError(f"feedback must be one of {FEEDBACKS}; got {feedback!r}")
-        if rule != "bptt" and (impl != "dense" or readout != "spikes"):
-            raise ValueError(f"rule={rule!r} needs impl='dense' and readout='spikes'; got "
-                             f"impl={impl!r}, readout={readout!r}")
         self.rule, self.feedback = rule, feedback
         self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
         self.readout_kind = readout

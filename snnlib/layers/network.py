@@ -1,25 +1,16 @@
-"""Keras 3 layers wrapping :mod:`snnlib.functional`: a LIF layer stack and a leaky readout."""
+"""Keras 3 layers wrapping :mod:`snnlib.network`: a LIF layer stack and a leaky readout."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from snnlib import ops
-from snnlib.functional.lif import (
-    IMPLS,
-    LIFParams,
-    SNNOutput,
-    init_weights,
-    lif_membrane,
-    shift_in_time,
-    snn_forward,
-    synaptic_input,
-    validate_sizes,
-)
+from snnlib.functional.lif import lif_membrane, shift_in_time, synaptic_input
+from snnlib.functional.params import LIFParams, init_weights, validate_sizes
+from snnlib.network import IMPLS, SNNOutput, snn_forward
 from snnlib.spikes import SparseSpikes
 
 
@@ -134,7 +125,3 @@ class LeakyReadout(keras.layers.Layer):
         return {**super().get_config(), "n_in": self.n_in, "n_out": self.n_out,
                 "params": dataclasses.asdict(self.params), "seed": self.seed}
 
-
-def as_numpy_weights(layer: LIFStack) -> list[np.ndarray]:
-    """The current weights of a built :class:`LIFStack` as NumPy arrays."""
-    return [k.numpy() for k in layer.kernels]

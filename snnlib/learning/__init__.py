@@ -7,55 +7,17 @@ for the online rules.
 
 from __future__ import annotations
 
-from snnlib.learning.losses import STEP_LOGIT_SCALE
+from snnlib.learning.compare import bptt_step_gradients, gradient_cosine
+from snnlib.learning.decolle import decolle_gradients, random_readouts
+from snnlib.learning.eprop import FEEDBACKS, eprop_gradients, random_feedback
+from snnlib.learning.losses import STEP_LOGIT_SCALE, step_cross_entropy
+from snnlib.learning.memory import format_memory_table, memory_table
+from snnlib.learning.online import OnlineResult, record_traces
+from snnlib.learning.rules import (ONLINE_RULES, RULES, fixed_matrices, online_gradients,
+                                   validate_rule)
 
-RULES = ("bptt", "eprop", "decolle")
-ONLINE_RULES = ("eprop", "decolle")
-
-
-def online_gradients(rule: str, weights, inputs, labels, params, *, fixed=None,
-                     feedback: str = "symmetric", logit_scale: float = STEP_LOGIT_SCALE,
-                     time_major: bool = False):
-    """Dispatch to :func:`eprop.eprop_gradients` or :func:`decolle.decolle_gradients`.
-
-    Args:
-        rule: ``"eprop"`` or ``"decolle"``.
-        weights: list of ``(N_l, M_l)`` matrices.
-        inputs: float ``[batch, time, n_0]`` (``[time, batch, n_0]`` if ``time_major``).
-        labels: int ``[batch]``.
-        params: :class:`snnlib.functional.LIFParams`.
-        fixed: the rule's fixed random matrices (e-prop random feedback or DECOLLE readouts).
-        feedback: e-prop's ``"symmetric"`` or ``"random"``.
-
-    Returns:
-        :class:`snnlib.learning.online.OnlineResult`.
-    """
-    if rule == "eprop":
-        from snnlib.learning.eprop import eprop_gradients
-
-        return eprop_gradients(weights, inputs, labels, params, feedback=feedback,
-                               feedback_weights=fixed, logit_scale=logit_scale,
-                               time_major=time_major)
-    if rule == "decolle":
-        from snnlib.learning.decolle import decolle_gradients
-
-        return decolle_gradients(weights, inputs, labels, params, readouts=fixed,
-                                 logit_scale=logit_scale, time_major=time_major)
-    raise ValueError(f"rule must be one of {ONLINE_RULES} for online gradients; got {rule!r}")
-
-
-def fixed_matrices(rule: str, sizes, *, feedback: str = "symmetric", seed: int = 0,
-                   dtype="float32") -> list:
-    """The fixed random matrices a rule needs for a LIF stack ``sizes`` (may be empty)."""
-    if rule == "eprop" and feedback == "random":
-        from snnlib.learning.eprop import random_feedback
-
-        return random_feedback(sizes, seed=seed, dtype=dtype)
-    if rule == "decolle":
-        from snnlib.learning.decolle import random_readouts
-
-        return random_readouts(sizes, seed=seed, dtype=dtype)
-    return []
-
-
-__all__ = ["ONLINE_RULES", "RULES", "STEP_LOGIT_SCALE", "fixed_matrices", "online_gradients"]
+__all__ = ["FEEDBACKS", "ONLINE_RULES", "RULES", "STEP_LOGIT_SCALE", "OnlineResult",
+           "bptt_step_gradients", "decolle_gradients", "eprop_gradients", "fixed_matrices",
+           "format_memory_table", "gradient_cosine", "memory_table", "online_gradients",
+           "random_feedback", "random_readouts", "record_traces", "step_cross_entropy",
+           "validate_rule"]

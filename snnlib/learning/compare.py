@@ -1,12 +1,15 @@
-"""Reference gradients for judging the online rules: BPTT of the same per-step loss."""
+"""Reference gradients for judging the online rules: BPTT of the same per-step loss, and
+:func:`gradient_cosine` (from :mod:`snnlib.network.sparsity`) to compare them."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from snnlib.functional.lif import LIFParams, snn_forward
+from snnlib.functional.params import LIFParams
 from snnlib.learning.losses import step_cross_entropy
+from snnlib.network import snn_forward
+from snnlib.network.sparsity import gradient_cosine
 
 
 def bptt_step_gradients(weights, x, y, params: LIFParams) -> list[np.ndarray]:
@@ -23,10 +26,4 @@ def bptt_step_gradients(weights, x, y, params: LIFParams) -> list[np.ndarray]:
     return [g.numpy() for g in tape.gradient(loss, variables)]
 
 
-def gradient_cosine(a, b) -> float:
-    """Cosine similarity of two gradients given as lists of arrays (flattened and joined); 0
-    when either gradient is all zeros."""
-    a = np.concatenate([np.ravel(g) for g in a])
-    b = np.concatenate([np.ravel(g) for g in b])
-    denom = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / denom) if denom > 0 else 0.0
+__all__ = ["bptt_step_gradients", "gradient_cosine"]

@@ -43,7 +43,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from snnlib.functional.lif import LIFParams, init_weights
+from snnlib.functional.params import LIFParams, init_weights
 from snnlib.learning import online
 from snnlib.learning.losses import STEP_LOGIT_SCALE
 from snnlib.learning.online import OnlineResult

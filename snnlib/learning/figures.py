@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from snnlib.figure import figure
+
 RULE_COLORS = {"bptt": "C0", "eprop": "C1", "decolle": "C2", "eprop-random": "C3"}
-
-
-def _figure(ncols: int = 1, nrows: int = 1, width: float = 4.5, height: float = 3.0, **kwargs):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                             **kwargs)
-    return fig, axes
 
 
 def eligibility_traces(traces: dict, *, neurons, inputs, sample: int = 0, th1: float = 1.0,
@@ -27,7 +21,7 @@ def eligibility_traces(traces: dict, *, neurons, inputs, sample: int = 0, th1: f
         inputs: presynaptic indices ``m`` (one per neuron, paired with ``neurons``).
         sample: batch index.
     """
-    fig, axes = _figure(1, 4, width=9.0, height=1.8, sharex=True)
+    fig, axes = figure(1, 4, width=9.0, height=1.8, sharex=True)
     t = np.arange(traces["v"].shape[1])
     for i, (n, m) in enumerate(zip(neurons, inputs)):
         color = f"C{i}"
@@ -57,7 +51,7 @@ def rule_comparison(histories: dict[str, list[dict]]):
     Args:
         histories: ``{label: history}`` with the per-epoch dicts of ``train_and_evaluate``.
     """
-    fig, axes = _figure(2, 1)
+    fig, axes = figure(2, 1, width=4.5, height=3.0)
     labels = list(histories)
     finals = []
     for i, label in enumerate(labels):
@@ -92,7 +86,7 @@ def memory_vs_steps(rows: list[dict]):
             no statistics: that panel is left out when no row has the figure).
     """
     measured = any(row.get("step_peak_mb") is not None for row in rows)
-    fig, axes = _figure(2 if measured else 1, 1)
+    fig, axes = figure(2 if measured else 1, 1, width=4.5, height=3.0)
     panels = [("stored_mb", "stored state (analytic) [MB]")]
     if measured:
         panels.append(("step_peak_mb", "allocator peak of the step [MB]\n"

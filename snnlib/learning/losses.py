@@ -14,7 +14,7 @@ w.r.t. ``S_t`` is
 ``lambda R^T (softmax(lambda R S_t) - onehot(y)) / (T B)``, available at step ``t``.
 
 These functions are the *specification*: the tests differentiate them with
-``tf.GradientTape`` through :func:`snnlib.functional.snn_forward` (BPTT) and compare with the
+``tf.GradientTape`` through :func:`snnlib.network.snn_forward` (BPTT) and compare with the
 gradients the online rules accumulate.
 """
 

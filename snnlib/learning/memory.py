@@ -78,8 +78,9 @@ def _step_function(rule: str, sizes: Sequence[int], batch: int):
     """A ``tf.function`` ``(x [B, None, n_in], y [B]) -> grads`` of one rule, and its weights."""
     import tensorflow as tf
 
-    from snnlib.functional.lif import LIFParams, init_weights, snn_forward
-    from snnlib.learning import fixed_matrices, online_gradients
+    from snnlib.functional.params import LIFParams, init_weights
+    from snnlib.learning.rules import fixed_matrices, online_gradients
+    from snnlib.network import snn_forward
 
     params = LIFParams(alpha=0.9)
     weights = [tf.Variable(w) for w in init_weights(sizes)]

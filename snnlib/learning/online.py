@@ -28,7 +28,9 @@ from typing import Callable, NamedTuple, Sequence
 
 import tensorflow as tf
 
-from snnlib.functional.lif import LIFParams, validate_network
+from snnlib.functional.lif import lif_membrane
+from snnlib.functional.params import LIFParams
+from snnlib.network import snn_forward, validate_network
 from snnlib.functional.surrogate import superspike_derivative
 
 
@@ -194,8 +196,6 @@ def record_traces(weights, inputs, params: LIFParams | None = None, *, layer: in
         (eligibility vector ``[.., M]``), ``v``, ``spikes`` and ``psi`` (``[.., N]``).
         The eligibility trace of synapse ``(n, m)`` is ``psi[..., n] * xbar[..., m]``.
     """
-    from snnlib.functional.lif import lif_membrane, snn_forward
-
     params = params or LIFParams()
     weights = [tf.convert_to_tensor(w) for w in weights]
     inputs = tf.convert_to_tensor(inputs, weights[0].dtype)

@@ -14,21 +14,22 @@ only, and the input slots ``i < counts_in[t, 1]`` receive a slot gradient. The c
 stores for the backward pass only the index lists and the potentials at the listed neurons,
 ``O(T * B * S)``; the dense potentials exist only inside each call.
 
-The pure-TF reference composes :func:`snnlib.ops.sparse_matmul`,
-:func:`snnlib.functional.lif_membrane` and :func:`snnlib.ops.select_spikes` (the
-``sparse_ops`` layer), which is the specification the compiled op is tested against.
+The pure-TF reference composes :func:`snnlib.ops.reference.sparse_matmul`,
+:func:`snnlib.ops.reference.membrane` and :func:`snnlib.ops.reference.select_spikes` (the
+``sparse_ops`` layer), which is the specification the compiled op is tested against. The
+gradient of the compiled op is registered at the end of this module.
 """
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
-from snnlib.functional.lif import lif_membrane
-from snnlib.ops import (_capacity, _check_spikes, _finite, _float_tensor, _neurons, _number, _ops,
-                        _positive, _th2, carrier_values)
+from snnlib.ops import _loader
 from snnlib.ops import reference as _reference
+from snnlib.ops._backend import ops_for
+from snnlib.ops._checks import (carrier_values, check_capacity, check_finite, check_neurons,
+                                check_number, check_positive, check_spikes, check_th2,
+                                float_tensor)
 from snnlib.spikes import SparseSpikes
 
 
@@ -37,7 +38,7 @@ def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, 
     flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))  # noqa: E731
     current = _reference.sparse_matmul(weights, flat(ids), flat(counts), flat(values))
     current = tf.reshape(current, [t, b, tf.shape(weights)[0]])
-    v = lif_membrane(current, alpha=alpha, gain=gain, th1=th1)
+    v = _reference.membrane(current, alpha=alpha, gain=gain, th1=th1)
     out_ids, out_counts, out_values, dropped = _reference.select_spikes(
         flat(v), th1, th2, beta, capacity)
     unflat = lambda x: tf.reshape(x, tf.concat([[t, b], tf.shape(x)[1:]], axis=0))  # noqa: E731
@@ -66,24 +67,24 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
         ``(SparseSpikes(ids int32[T, B, S], counts int32[T, B, 2], values float[T, B, S]),
         dropped int32[T, B], potentials float[T, B, out] or None)``.
     """
-    weights = _float_tensor(weights, "weights")
+    weights = float_tensor(weights, "weights")
     if weights.shape.rank != 2:
         raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
-    _neurons(weights.shape[0], "N (weights.shape[0])")
-    _neurons(weights.shape[1], "in (weights.shape[1])")
-    ids, counts, values = _check_spikes(spikes, "sparse_lif_layer")
+    check_neurons(weights.shape[0], "N (weights.shape[0])")
+    check_neurons(weights.shape[1], "in (weights.shape[1])")
+    ids, counts, values = check_spikes(spikes, "sparse_lif_layer")
     if ids.shape.rank != 3:
         raise ValueError(f"sparse_lif_layer: spikes must be time-major [time, batch, S]; got ids "
                          f"of shape {ids.shape}")
-    capacity = _capacity(capacity)
+    capacity = check_capacity(capacity)
     if weights.shape[0] is not None and capacity > weights.shape[0]:
         raise ValueError(f"capacity must be <= the layer width {weights.shape[0]}; got {capacity}")
-    alpha = _number(alpha, "alpha")
+    alpha = check_number(alpha, "alpha")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}")
-    gain, beta = _positive(gain, "gain"), _positive(beta, "beta")
-    th1 = _finite(th1, "th1")
-    th2_value = _th2(th2, th1)
+    gain, beta = check_positive(gain, "gain"), check_positive(beta, "beta")
+    th1 = check_finite(th1, "th1")
+    th2_value = check_th2(th2, th1)
     input_grad = values is not None
     if values is None:
         values = carrier_values(counts, ids.shape[-1] if ids.shape[-1] is not None
@@ -91,13 +92,11 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     elif values.dtype != weights.dtype:
         raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
                          f"({weights.dtype.name})")
-    ops = _ops(backend)
+    ops = ops_for(backend)
     if ops is _reference:
         out_ids, out_counts, out_values, dropped, v = _reference_layer(
             weights, ids, counts, values, alpha, gain, th1, th2_value, beta, capacity)
         return SparseSpikes(out_ids, out_counts, out_values), dropped, (v if return_potentials else None)
-    from snnlib.ops import _loader
-
     module = _loader.require_library()
     constants = tf.constant([alpha, gain, th1, th2_value, beta], weights.dtype)
     out_ids, out_counts, out_values, dropped, _, potentials = module.snnlib_sparse_lif_layer(
@@ -105,3 +104,21 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
         capacity=capacity, return_potentials=return_potentials, input_grad=input_grad)
     return (SparseSpikes(out_ids, out_counts, out_values), dropped,
             potentials if return_potentials else None)
+
+
+@tf.RegisterGradient("SnnlibSparseLifLayer")
+def _sparse_lif_layer_grad(op, _g_ids, _g_counts, g_values, _g_dropped, _g_v_listed, g_potentials):
+    module = _loader.require_library()
+    # BPTT through the layer (see codelets/sparse_spikes/sparse_lif_layer.cc).
+    weights, in_ids, in_counts, _, constants = op.inputs
+    out_ids, out_counts, out_values, _, v_listed, _ = op.outputs
+    if g_values is None:
+        g_values = tf.zeros_like(out_values)
+    if g_potentials is None or not op.get_attr("return_potentials"):
+        g_potentials = tf.zeros([0, 0, 0], weights.dtype)
+    input_grad = op.get_attr("input_grad")
+    grad_w, grad_in = module.snnlib_sparse_lif_layer_grad(
+        weights=weights, in_ids=in_ids, in_counts=in_counts, out_ids=out_ids,
+        out_counts=out_counts, v_listed=v_listed, grad_values=g_values,
+        grad_potentials=g_potentials, constants=constants, input_grad=input_grad)
+    return [grad_w, None, None, grad_in if input_grad else None, None]

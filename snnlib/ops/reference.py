@@ -284,3 +284,25 @@ def sparse_to_dense(ids, counts, values, n: int):
         return dense, grad
 
     return to_dense(values)
+
+
+def membrane(current, *, alpha: float, gain: float, th1: float):
+    """Membrane potentials of one layer over a time-major sequence ``current [T, B, n]``.
+
+    ``V_t = alpha * (V_{t-1} - sg(V_{t-1} H(V_{t-1} - th1))) + (1 - alpha) * gain * I_t``,
+    ``V_{-1} = 0``: the recursion of the fused layer op, written here so that the reference
+    depends on nothing above :mod:`snnlib.ops`. The gradient is TensorFlow's through the scan;
+    with the reset under ``stop_gradient`` it is the reverse-time filter
+    ``dL/dV_t (total) = g_t + alpha * dL/dV_{t+1} (total)``, ``dL/dI_t = (1 - alpha) gain
+    dL/dV_t (total)``.
+
+    Returns:
+        float ``[T, B, n]``.
+    """
+    drive = (1.0 - alpha) * gain * tf.convert_to_tensor(current)
+
+    def step(v_prev, d):
+        reset = tf.stop_gradient(v_prev * tf.cast(v_prev >= th1, v_prev.dtype))
+        return alpha * (v_prev - reset) + d
+
+    return tf.scan(step, drive, initializer=tf.zeros_like(drive[0]))

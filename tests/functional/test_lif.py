@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from snnlib.functional import LIFParams, init_weights, lif_membrane, lif_step, snn_forward
+from snnlib.functional import LIFParams, init_weights, lif_membrane, lif_step
+from snnlib.network import snn_forward
 from tests.functional import reference_numpy as ref
 
 

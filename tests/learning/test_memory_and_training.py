@@ -56,7 +56,7 @@ def test_classifier_fit_with_online_rule(rng, rule):
 
 def test_online_rule_validation():
     from snnlib.layers import SNNClassifier
-    from snnlib.training import TrainConfig
+    from snnlib.train import TrainConfig
 
     with pytest.raises(ValueError, match="rule"):
         SNNClassifier([12, 16, 3], rule="hebb")

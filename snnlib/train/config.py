@@ -1,0 +1,135 @@
+"""What a training run depends on: :class:`TrainConfig` and the named presets.
+
+Presets are code: :data:`PRESETS` maps a name to a complete :class:`TrainConfig`, and
+:meth:`TrainConfig.from_preset` is the one way the command line (``python -m snnlib train
+--preset``) and the notebooks (their ``train_preset`` parameter) turn a name into a run.
+The neuron constants are one :class:`snnlib.functional.LIFParams` (field ``lif``), not copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+from snnlib.functional.params import LIFParams
+from snnlib.layers.classifier import validate_options
+from snnlib.train.distribute import STRATEGIES
+
+LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFParams))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on.
+
+    The network is ``[n_in, *hidden, n_classes]``; ``n_in``/``n_classes`` come from the data.
+    ``lif`` holds the neuron constants (default: the seed's; a dict of its fields is
+    accepted). ``rule`` picks the learning rule (``"bptt"``, ``"eprop"``, ``"decolle"``; the
+    online rules need ``impl="dense"`` and ``readout="spikes"``); ``feedback`` is e-prop's
+    hidden-layer feedback (``"symmetric"`` or ``"random"``). The sparse implementations need
+    ``max_activity`` (the capacity rule of their hidden layers).
+    """
+
+    dataset: str = "randman"
+    impl: str = "dense"
+    hidden: tuple[int, ...] = (128,)
+    readout: str = "spikes"
+    epochs: int = 10
+    batch_size: int = 48
+    lr: float = 1e-3
+    seed: int = 0
+    lif: LIFParams = dataclasses.field(default_factory=LIFParams)
+    max_activity: float | None = None
+    input_capacity: int | None = None
+    data: dict = dataclasses.field(default_factory=dict)
+    out_dir: str | None = None
+    progress: bool = True
+    jit_compile: bool = False
+    strategy: str | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 3
+    resume: bool = False
+    tensorboard_dir: str | None = None
+    rule: str = "bptt"
+    feedback: str = "symmetric"
+
+    def __post_init__(self):
+        if isinstance(self.lif, dict):
+            self.lif = LIFParams(**self.lif)
+        if not isinstance(self.lif, LIFParams):
+            raise ValueError(f"lif must be a LIFParams (or a dict of its fields); got {self.lif!r}")
+        validate_options(impl=self.impl, readout=self.readout, rule=self.rule,
+                         feedback=self.feedback)
+        if self.impl != "dense" and self.max_activity is None:
+            raise ValueError(f"impl={self.impl!r} needs max_activity (the capacity of its hidden "
+                             "layers, e.g. --max-activity 0.05); use 1.0 for full capacity")
+        self.hidden = tuple(int(h) for h in self.hidden)
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        self.lif_params()  # validates a per-layer th2 against the network early
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be None or one of {STRATEGIES}; got {self.strategy!r}")
+        if self.checkpoint_every is not None and int(self.checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 step; got {self.checkpoint_every!r}")
+        if int(self.keep_checkpoints) < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1; got {self.keep_checkpoints!r}")
+        if (self.resume or self.checkpoint_every) and self.checkpoint_directory() is None:
+            raise ValueError("checkpoint_every/resume need checkpoint_dir or out_dir")
+
+    def checkpoint_directory(self) -> Path | None:
+        """Where checkpoints go: ``checkpoint_dir``, else ``<out_dir>/checkpoints``."""
+        if self.checkpoint_dir:
+            return Path(self.checkpoint_dir)
+        return Path(self.out_dir) / "checkpoints" if self.out_dir else None
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> "TrainConfig":
+        """The preset ``preset`` with the fields in ``overrides`` replaced (``None`` values are
+        ignored). Neuron constants may be given by name (``alpha=0.9``, ``th2=0.9``): they
+        replace those fields of the preset's ``lif``."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
+        base = PRESETS[preset]
+        given = {k: v for k, v in overrides.items() if v is not None}
+        neuron = {k: given.pop(k) for k in list(given) if k in LIF_FIELDS}
+        if neuron:
+            given["lif"] = dataclasses.replace(given.get("lif", base.lif), **neuron)
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
+        return cls(**{**fields, "data": dict(base.data), **given})
+
+    def lif_params(self) -> LIFParams:
+        """The neuron constants of the network.
+
+        ``th2`` (a number) masks the gradients of the hidden LIF layers; a spiking output layer
+        (``readout="spikes"``) is never masked, as in the seed (th2 = -100 on the output). A
+        tuple is passed through unchanged (one entry per LIF layer).
+        """
+        th2 = self.lif.th2
+        if isinstance(th2, (int, float)) and self.readout == "spikes":
+            return self.lif.replace(th2=(float(th2),) * len(self.hidden) + (None,))
+        return self.lif
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The seed's randman task (10 classes, 128 units, 100 steps, 1000 samples per class) with
+    # one hidden layer; tests/test_training.py checks >= 85% test accuracy.
+    "randman": TrainConfig(dataset="randman", hidden=(128,), readout="spikes", epochs=5,
+                           batch_size=48, lr=3e-3, lif=LIFParams(alpha=0.9)),
+    # The embedded 1,000 real N-MNIST recordings (900 train / 100 held out), 24x24x2 inputs,
+    # T = 300 steps of 1 ms: 94 % held-out accuracy in about 54 s on 2 cores (README results).
+    "nmnist-small": TrainConfig(dataset="nmnist-small", hidden=(512,), readout="leaky",
+                                epochs=10, batch_size=32, lr=2e-3, lif=LIFParams(alpha=0.95)),
+    # Seconds on 2 cores: notebooks' tiny preset and smoke tests.
+    "tiny": TrainConfig(dataset="randman", hidden=(32,), readout="spikes", epochs=3,
+                        batch_size=32, lr=1e-2, lif=LIFParams(alpha=0.9),
+                        data=dict(n_classes=5, n_samples_per_class=100, n_steps=50,
+                                  n_units=32)),
+}

@@ -1,0 +1,194 @@
+"""The one training loop, ``train_and_evaluate(config)``, used by the CLI, notebooks and tests.
+
+The loop is Keras ``model.fit`` on :class:`snnlib.layers.SNNClassifier` with a seeded
+``tf.data`` pipeline, a tqdm progress bar, per-epoch train/test loss, accuracy, activity and
+overflow, and a CSV + JSON log written atomically to ``config.out_dir``. Same config and
+seed, same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from snnlib.atomic import write_atomic
+from snnlib.data import load_dataset, make_tf_dataset
+from snnlib.layers.classifier import SNNClassifier
+from snnlib.train.checkpoint import checkpoint_callback, fingerprint, restore_latest
+from snnlib.train.config import TrainConfig
+from snnlib.train.distribute import (adapt_for_multiworker, distribute_options, is_chief,
+                                     make_strategy)
+from snnlib.train.tensorboard import tensorboard_callback
+
+def _history_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "epoch", k))
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def build_model(config: TrainConfig, n_in: int, n_classes: int):
+    """The :class:`SNNClassifier` of a config, compiled with Adam."""
+    sizes = [n_in, *config.hidden, n_classes]
+    model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
+                          max_activity=config.max_activity, input_capacity=config.input_capacity,
+                          seed=config.seed, rule=config.rule, feedback=config.feedback)
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=config.jit_compile)
+    model.build((None, None, n_in))
+    model.optimizer.build(model.trainable_variables)  # optimizer state exists for checkpoints
+    return model
+
+
+def _epoch_logger(history: list, t0: float, config: TrainConfig, progress_total: int):
+    class EpochLogger(keras.callbacks.Callback):
+        """Collects per-epoch metrics, drives a progress bar, rewrites the logs each epoch."""
+
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=progress_total, disable=not config.progress, unit="step",
+                            desc="train", leave=True)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}",
+                                     acc=f"{float(logs.get('accuracy', 0.0)):.3f}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, "epoch_time_s": time.perf_counter() - self.epoch_start,
+                   "elapsed_s": time.perf_counter() - t0}
+            for key, value in (logs or {}).items():
+                name = key[4:] if key.startswith("val_") else key
+                row[("test_" if key.startswith("val_") else "train_") + name] = float(value)
+            history.append(row)
+            if config.out_dir:
+                write_atomic(Path(config.out_dir) / "history.csv", _history_csv(history))
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return EpochLogger()
+
+
+def training_stream(x, y, batch_size: int, *, seed: int, epochs: int,
+                    drop_remainder: bool = False, first_step: int = 0, dtype="float32"):
+    """The training batches of a whole run as one ``tf.data`` stream, from global step
+    ``first_step`` on.
+
+    Epoch ``e`` visits the samples in the order ``np.random.default_rng([seed, e])
+    .permutation(n)``, in batches of ``batch_size`` (the last one partial unless
+    ``drop_remainder``). The order is a pure function of ``(seed, e)``: it does not depend on
+    how often a dataset was iterated before (a reshuffling ``tf.data`` shuffle does, and
+    Keras peeks at datasets under ``tf.distribute``), so the ``k``-th batch is the same in an
+    uninterrupted run, a resumed run and a distributed run. Skipping costs only indices.
+    """
+    n = len(y)
+    perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)])
+    x_all, y_all = tf.constant(x), tf.constant(np.asarray(y, np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int64)).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
+            int(batch_size), drop_remainder=drop_remainder))
+    ds = ds.skip(int(first_step))
+    ds = ds.map(lambda idx: (tf.cast(tf.gather(x_all, idx), dtype), tf.gather(y_all, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
+    """Train the configured network and evaluate it on the test split after every epoch.
+
+    Args:
+        config: the run's :class:`TrainConfig`.
+        dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
+            seed=config.seed, **config.data)``, with no progress bar unless ``config.progress``).
+
+    The training data is one seeded stream of batches (:func:`training_stream`, reshuffled
+    every epoch); global step ``k`` always sees the stream's ``k``-th batch, which is what
+    makes a resumed or distributed run equal an uninterrupted single-device one.
+
+    Returns:
+        ``{"config", "dataset", "history" (one dict per epoch), "test_accuracy",
+        "test_loss", "wall_time_s", "model"}`` (+ ``"resumed_from_step"`` when resuming).
+        With ``out_dir`` set, ``history.csv`` and ``metrics.json`` are written there
+        (atomically, after every epoch / at the end).
+    """
+    keras.utils.set_random_seed(config.seed)
+    t0 = time.perf_counter()
+    if dataset is None:
+        options = dict(config.data)  # a "progress" option of the data can only turn bars off
+        progress = bool(options.pop("progress", True)) and config.progress
+        dataset = load_dataset(config.dataset, seed=config.seed, progress=progress, **options)
+    strategy = make_strategy(config.strategy)
+    equal_shares = strategy is not None
+
+    def train_stream(first_step: int):
+        ds = training_stream(dataset.x_train, dataset.y_train, config.batch_size,
+                             seed=config.seed, epochs=config.epochs,
+                             drop_remainder=equal_shares, first_step=first_step)
+        return ds if strategy is None else distribute_options(ds)
+
+    test = make_tf_dataset(dataset.x_test, dataset.y_test, config.batch_size, shuffle=False)
+    if strategy is not None:
+        test = distribute_options(test)
+    n_train = len(dataset.y_train)
+    steps = n_train // config.batch_size if equal_shares else math.ceil(n_train / config.batch_size)
+    if steps < 1:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(config, dataset.n_in, dataset.n_classes)
+    if config.strategy == "multiworker":
+        adapt_for_multiworker(model)
+    history: list[dict] = []
+    start_step, extra = 0, {}
+    callbacks = [_epoch_logger(history, t0, config, steps * config.epochs)]
+    ckpt_dir = config.checkpoint_directory()
+    if config.resume or config.checkpoint_every:
+        tag = fingerprint(config.to_dict())
+        if config.resume:
+            manifest = restore_latest(ckpt_dir, model, config_fingerprint=tag)
+            if manifest is not None:
+                start_step = int(manifest["step"])
+                history.extend(manifest["history"])
+                extra["resumed_from_step"] = start_step
+        callbacks.append(checkpoint_callback(
+            ckpt_dir, every=config.checkpoint_every or 0, start_step=start_step,
+            steps_per_epoch=steps, history=history, config_fingerprint=tag,
+            keep=config.keep_checkpoints, is_chief=is_chief()))
+    if config.tensorboard_dir:
+        callbacks.append(tensorboard_callback(config.tensorboard_dir, start_step=start_step))
+
+    def fit(first_epoch, last_epoch, first_step, steps_per_epoch):
+        model.fit(train_stream(first_step), validation_data=test, initial_epoch=first_epoch, epochs=last_epoch,
+                  steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False, callbacks=callbacks)
+
+    epoch, done_in_epoch = divmod(start_step, steps)
+    if epoch < config.epochs and done_in_epoch:  # finish the interrupted epoch first
+        fit(epoch, epoch + 1, start_step, steps - done_in_epoch)
+        epoch += 1
+    if epoch < config.epochs:
+        fit(epoch, config.epochs, epoch * steps, steps)
+    wall = time.perf_counter() - t0
+    last = history[-1]
+    result = {
+        "config": config.to_dict(), "dataset": dataset.summary(), "history": history,
+        "test_accuracy": last.get("test_accuracy"), "test_loss": last.get("test_loss"),
+        "wall_time_s": wall, **extra,
+    }
+    if config.out_dir:
+        write_atomic(Path(config.out_dir) / "metrics.json", json.dumps(result, indent=2))
+    result["model"] = model
+    return result
