@@ -8,7 +8,7 @@ import pytest
 from snnlib.ops import fuzz
 from tests.ops import require_compiled
 
-CALLS = 1200
+CALLS = 2500
 
 
 def _report(summary):
