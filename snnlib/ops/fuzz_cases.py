@@ -28,6 +28,21 @@ HUGE_IDS = (2**31, 2**32 + 5, 2**40, 2**62, 2**63 - 1)  # beyond int32 ids
 HUGE_OUT = (2**40, 2**50, 2**62, 2**63 - 1)  # outputs that cannot be allocated
 BAD_POSITIVE = (0.0, -1.0, math.nan, math.inf, -math.inf)
 BAD_FINITE = (math.nan, math.inf, -math.inf)
+LIF_CONSTANTS = ("alpha", "gain", "beta", "th1", "th2")
+
+
+def bad_lif_constant(rng: np.random.Generator, name: str) -> float:
+    """A value outside the domain of the LIF constant ``name`` (one of :data:`LIF_CONSTANTS`):
+    ``0 < alpha < 1``, ``gain, beta > 0`` finite, ``th1`` finite, ``th2`` finite and ``<= th1``."""
+    if name == "alpha":
+        return float(rng.choice([0.0, 1.0, 1.5, -0.1, math.nan, math.inf]))
+    if name in ("gain", "beta"):
+        return float(rng.choice(BAD_POSITIVE))
+    if name == "th1":
+        return float(rng.choice(BAD_FINITE))
+    if name == "th2":
+        return float(rng.choice([math.nan, math.inf, 1.5]))
+    raise ValueError(f"name must be one of {LIF_CONSTANTS}; got {name!r}")
 
 
 @dataclass(frozen=True)

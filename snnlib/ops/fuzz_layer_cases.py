@@ -8,8 +8,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from snnlib.ops.fuzz_cases import (BAD_FINITE, BAD_POSITIVE, HUGE_IDS, MAX_ID, Case, Zeros,
-                                   _break_sparse, _carrier, _dtype, _huge, _sparse)
+from snnlib.ops.fuzz_cases import (BAD_FINITE, HUGE_IDS, LIF_CONSTANTS, MAX_ID, Case, Zeros,
+                                   _break_sparse, _carrier, _dtype, _huge, _sparse,
+                                   bad_lif_constant)
 
 
 def _constants(rng, kind, dt):
@@ -17,14 +18,8 @@ def _constants(rng, kind, dt):
     domain."""
     c = dict(alpha=0.9, gain=2.0, th1=1.0, th2=0.5 if rng.integers(0, 2) else -math.inf,
              beta=10.0)
-    if kind == "alpha":
-        c["alpha"] = float(rng.choice([0.0, 1.0, 1.5, -0.1, math.nan, math.inf]))
-    elif kind in ("gain", "beta"):
-        c[kind] = float(rng.choice(BAD_POSITIVE))
-    elif kind == "th1":
-        c["th1"] = float(rng.choice(BAD_FINITE))
-    elif kind == "th2":
-        c["th2"] = float(rng.choice([math.nan, math.inf, 1.5]))
+    if kind in LIF_CONSTANTS:
+        c[kind] = bad_lif_constant(rng, kind)
     return c
 
 

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from snnlib import ops, spikes as sp
-from snnlib.ops.fuzz_cases import (BAD_FINITE, BAD_POSITIVE, HUGE_IDS, HUGE_OUT, MAX_ID, Case,
-                                   Zeros, _break_sparse, _carrier, _dtype, _huge, _sparse)
+from snnlib.ops.fuzz_cases import (HUGE_IDS, HUGE_OUT, LIF_CONSTANTS, MAX_ID, Case, Zeros,
+                                   _break_sparse, _carrier, _dtype, _huge, _sparse,
+                                   bad_lif_constant)
 from snnlib.ops.layer import sparse_lif_layer
 
 BAD_CAPACITY = (0, -3, 2.5, True, None, 2**31, 2**40)
@@ -61,13 +60,13 @@ def _select(rng):
         t["v"] = np.ones(n, dt)
     elif kind == "th1":
         names = ("th1",)
-        kw["th1"] = float(rng.choice(BAD_FINITE))
+        kw["th1"] = bad_lif_constant(rng, "th1")
     elif kind == "th2":
         names = ("th2",)
-        kw["th2"] = float(rng.choice([math.nan, math.inf, 1.5]))
+        kw["th2"] = bad_lif_constant(rng, "th2")
     elif kind == "beta":
         names = ("beta",)
-        kw["beta"] = float(rng.choice(BAD_POSITIVE))
+        kw["beta"] = bad_lif_constant(rng, "beta")
     elif kind == "capacity":
         names = ("capacity",)
         kw["capacity"] = _pick(rng, list(BAD_CAPACITY) + [n + 1])
@@ -230,14 +229,8 @@ def _layer(rng):
         if kind == "valid_extreme":
             t["weights"] = Zeros((MAX_ID, 0), dt)
             t["counts"] = np.zeros_like(counts)
-    elif kind == "alpha":
-        kw["alpha"] = float(rng.choice([0.0, 1.0, 1.5, -0.1, math.nan, math.inf]))
-    elif kind in ("gain", "beta"):
-        kw[kind] = float(rng.choice(BAD_POSITIVE))
-    elif kind == "th1":
-        kw["th1"] = float(rng.choice(BAD_FINITE))
-    elif kind == "th2":
-        kw["th2"] = float(rng.choice([math.nan, math.inf, 1.5]))
+    elif kind in LIF_CONSTANTS:
+        kw[kind] = bad_lif_constant(rng, kind)
     elif kind == "capacity":
         kw["capacity"] = _pick(rng, list(BAD_CAPACITY) + [n + 1])
     elif kind == "huge_weights":
