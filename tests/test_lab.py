@@ -147,11 +147,15 @@ def browser(monkeypatch):
 
 
 def _wait(driver, timeout_s: float, condition, message: str):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # JupyterLab replaces output elements while it redraws: an element found in one poll may be
+    # gone by the time it is read, so a stale element means "not yet", never a failure.
+    wait = WebDriverWait(driver, timeout_s, poll_frequency=0.5,
+                         ignored_exceptions=(StaleElementReferenceException,))
     try:
-        return WebDriverWait(driver, timeout_s, poll_frequency=0.5).until(condition)
+        return wait.until(condition)
     except TimeoutException:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / f"{NOTEBOOK}_timeout.png"))
