@@ -121,10 +121,10 @@ def _cmd_train(args) -> int:
 
 
 def _report_parser(sub) -> None:
-    from snnlib.reporting import PRESETS
+    from snnlib.notebook_presets import REPORT_PRESETS
 
     p = sub.add_parser("report", help="run the notebooks headless and render reports/")
-    p.add_argument("--preset", choices=PRESETS, default="tiny")
+    p.add_argument("--preset", choices=REPORT_PRESETS, default="tiny")
     p.add_argument("--only", nargs="+", help="notebook number prefixes, e.g. --only 01 02")
     p.add_argument("--out", help="output directory (default: reports/)")
 
@@ -158,7 +158,7 @@ def _bench_parser(sub) -> None:
     from snnlib.bench import BENCH_IMPLS, BENCH_PRESETS, MODES
 
     p = sub.add_parser("bench", help="time training steps and inference of every implementation")
-    p.add_argument("--preset", choices=BENCH_PRESETS, default="tiny")
+    p.add_argument("--preset", choices=list(BENCH_PRESETS), default="tiny")
     p.add_argument("--sweeps", nargs="+", help="only these sweeps of the preset "
                    "(activity, layers, batch, neurons, seq_len)")
     p.add_argument("--impls", nargs="+", default=list(BENCH_IMPLS),

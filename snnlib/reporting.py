@@ -3,8 +3,9 @@
 For every ``notebooks/NN_topic.py`` (jupytext percent source):
 
 1. jupytext turns it into ``reports/build/NN_topic.ipynb``;
-2. papermill executes it with the parameters of ``notebooks/params/NN_topic.<preset>.yaml``
-   (if present), writing ``reports/build/NN_topic.executed.ipynb``;
+2. papermill executes it with the notebook's parameters of the preset
+   (:data:`snnlib.notebook_presets.NOTEBOOK_PRESETS`), writing
+   ``reports/build/NN_topic.executed.ipynb``;
 3. nbconvert renders ``reports/NN_topic.html`` (also for a failed run: its partial output);
 4. ``reports/index.html`` and ``reports/summary.json`` list every notebook with its status,
    run time, its headline figure (:func:`save_headline_figure`, else its first figure) as a
@@ -34,11 +35,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from snnlib.notebook_presets import NOTEBOOK_PRESETS
+from snnlib.presets import choose
+
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_ENV = "SNNLIB_METRICS_FILE"
 HEADLINE_ENV = "SNNLIB_HEADLINE_FILE"
 HEADLESS_ENV = "SNNLIB_HEADLESS"
-PRESETS = ("tiny", "full")
 REPORT_MODE = 0o644
 SCRUBBED_PREFIXES = ("TF_", "KERAS_", "XLA_", "SNNLIB_")
 PASSED_THROUGH = ("SNNLIB_PURE_PY", "SNNLIB_DATA_DIR", "SNNLIB_CACHE_DIR")
@@ -177,26 +180,44 @@ def discover_notebooks(nb_dir: Path) -> list[Path]:
     return sorted(p for p in Path(nb_dir).glob("[0-9][0-9]_*.py"))
 
 
-def load_parameters(source: Path, preset: str) -> dict:
-    """Parameters of ``params/<stem>.<preset>.yaml`` beside the notebook, or ``{}``."""
-    import yaml
+def parameter_names(source: Path) -> set[str]:
+    """The names assigned in the cell tagged ``parameters`` of a jupytext percent source."""
+    import ast
 
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
-    path = source.parent / "params" / f"{source.stem}.{preset}.yaml"
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values")
-    return data
+    import jupytext
+
+    cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", ())]
+    if not cells:
+        return set()
+    return {t.id for node in ast.walk(ast.parse(cells[0].source))
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)}
 
 
-def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s: int = 3600) -> dict:
+def load_parameters(source: Path, preset: str, presets: dict = NOTEBOOK_PRESETS) -> dict:
+    """The parameters of the notebook ``source`` in the report preset ``preset`` (``{}`` for a
+    notebook the preset does not list).
+
+    Raises ``ValueError`` for an unknown preset, and for a parameter that the notebook's
+    ``parameters`` cell does not define (papermill would inject it unused).
+    """
+    source = Path(source)
+    values = dict(choose(presets, preset, "report preset").get(source.stem, {}))
+    unknown = sorted(set(values) - parameter_names(source))
+    if unknown:
+        raise ValueError(f"preset {preset!r} sets {unknown} for {source.name}, whose parameters "
+                         "cell does not define them: add them to that cell or remove them from "
+                         "snnlib/notebook_presets.py")
+    return values
+
+
+def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s: int = 3600,
+                    presets: dict = NOTEBOOK_PRESETS) -> dict:
     """Execute one notebook and render its HTML; never raises for a failing notebook.
 
     The kernel runs with :func:`kernel_environment` on IPC sockets; the HTML loads MathJax
-    from ``out_dir/mathjax`` (:func:`install_mathjax`).
+    from ``out_dir/mathjax`` (:func:`install_mathjax`). Parameters: :func:`load_parameters`.
 
     Returns:
         ``{"name", "status" ("ok" | "failed"), "runtime_s", "metrics", "html", "thumbnail",
@@ -218,6 +239,7 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     thumb.parent.mkdir(exist_ok=True)
     for stale in (metrics_file, thumb, executed):
         stale.unlink(missing_ok=True)
+    parameters = load_parameters(source, preset, presets)
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, raw)
@@ -227,7 +249,7 @@ def render_notebook(source: Path, out_dir: Path, preset: str = "tiny", timeout_s
     with tempfile.TemporaryDirectory(prefix="snnlib-kernel-") as sockets, _process_environment(env):
         try:
             papermill.execute_notebook(str(raw), str(executed),
-                                       parameters=load_parameters(source, preset),
+                                       parameters=parameters,
                                        kernel_name="python3", cwd=str(source.parent),
                                        progress_bar=False, execution_timeout=timeout_s,
                                        kernel_manager_class=_ipc_kernel_manager_class(sockets))
@@ -326,17 +348,17 @@ def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
 
 
 def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path | None = None,
-                only: list[str] | None = None, log=print) -> int:
+                only: list[str] | None = None, log=print,
+                presets: dict = NOTEBOOK_PRESETS) -> int:
     """Render every notebook (or those whose name starts with an entry of ``only``; the index
     then keeps the earlier rows of the other notebooks).
 
     Returns 0 when all rendered notebooks succeeded, 1 otherwise. ``log`` receives one line
-    per notebook.
+    per notebook. ``presets``: the notebooks' parameters (:func:`load_parameters`).
     """
     nb_dir = Path(nb_dir or ROOT / "notebooks")
     out_dir = Path(out_dir or ROOT / "reports")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
+    choose(presets, preset, "report preset")
     sources = discover_notebooks(nb_dir)
     if only:
         sources = [s for s in sources if any(s.stem.startswith(o) for o in only)]
@@ -345,7 +367,7 @@ def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path 
     results = []
     for source in sources:
         log(f"report: running {source.name} (preset {preset}) ...")
-        result = render_notebook(source, out_dir, preset)
+        result = render_notebook(source, out_dir, preset, presets=presets)
         log(f"report: {source.name}: {result['status']} in {result['runtime_s']:.1f} s"
             + (f" ({result['error']})" if result["error"] else ""))
         results.append(result)

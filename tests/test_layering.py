@@ -8,7 +8,8 @@ package ``snnlib.bench``).
 
 The layer order, bottom to top; a module may import its own layer or any layer below it:
 
-0. ``runtime``, ``atomic``, ``spikes``, ``figure``: utilities and the sparse spike format.
+0. ``runtime``, ``atomic``, ``spikes``, ``figure``, ``presets``: utilities, the sparse spike
+   format and the one preset lookup rule.
 1. ``functional`` (the neuron model), ``ops`` (the sparse ops), ``data`` (datasets): three
    independent bases; none of them imports another.
 2. ``network``: ``snn_forward`` and its implementations, the one place that imports both
@@ -18,8 +19,9 @@ The layer order, bottom to top; a module may import its own layer or any layer b
 4. ``layers``: the Keras layers and the classifier.
 5. ``train``: configuration, presets and the training loop.
 6. ``bench``: the benchmark harness (builds classifiers; never imports ``train``).
-7. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
-8. ``__main__``: the command line.
+7. ``notebook_presets``: the notebooks' parameters per report preset (data only).
+8. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
+9. ``__main__``: the command line.
 
 The package root ``snnlib`` (``__init__``) is a facade above everything: it names the public
 API lazily and imports only ``runtime`` at load time.
@@ -34,13 +36,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "snnlib"
 MAX_LINES = 400
 
 LAYERS = [
-    {"runtime", "atomic", "spikes", "figure"},
+    {"runtime", "atomic", "spikes", "figure", "presets"},
     {"functional", "ops", "data"},
     {"network"},
     {"learning"},
     {"layers"},
     {"train"},
     {"bench"},
+    {"notebook_presets"},
     {"plotting", "reporting"},
     {"__main__"},
 ]

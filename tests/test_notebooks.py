@@ -120,8 +120,3 @@ def test_index_shows_each_headline_figure_beside_its_numbers(rendered):
     for entry in entries.values():
         assert f'<a href="{entry["html"]}"><img src="{entry["thumbnail"]}"' in index
 
-
-def test_every_notebook_has_both_presets():
-    for source in discover_notebooks(NOTEBOOKS):
-        for preset in ("tiny", "full"):
-            assert (NOTEBOOKS / "params" / f"{source.stem}.{preset}.yaml").exists(), (source.name, preset)

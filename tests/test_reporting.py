@@ -65,12 +65,12 @@ def test_kernel_environment_scrubs_settings_but_keeps_the_documented_ones():
 
 def test_failing_notebook_gets_partial_html_and_red_row(tmp_path):
     nb_dir = tmp_path / "nbs"
-    (nb_dir / "params").mkdir(parents=True)
+    nb_dir.mkdir()
     (nb_dir / "01_ok.py").write_text('# %%\nprint("fine")\n')
     (nb_dir / "02_broken.py").write_text(FAILING)
-    (nb_dir / "params" / "02_broken.tiny.yaml").write_text("value: 7\n")
     out = tmp_path / "out"
-    code = run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lambda s: None)
+    code = run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lambda s: None,
+                       presets={"tiny": {"02_broken": {"value": 7}}})
     assert code == 1
     summary = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["notebooks"]}
     assert summary["01_ok"]["status"] == "ok"
@@ -81,7 +81,7 @@ def test_failing_notebook_gets_partial_html_and_red_row(tmp_path):
     assert "#fce8e6" in (out / "index.html").read_text()
 
 
-def test_parameters_come_from_the_preset_file():
+def test_parameters_come_from_the_notebook_presets():
     assert load_parameters(NOTEBOOKS / "01_lif_dynamics.py", "tiny")["train_preset"] == "tiny"
     try:
         load_parameters(NOTEBOOKS / "01_lif_dynamics.py", "medium")

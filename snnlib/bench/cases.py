@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from snnlib.data.synthetic import random_spikes
+from snnlib.presets import choose
 
 BENCH_IMPLS = ("dense", "dense_xla", "sparse_ops", "sparse_layer")
 MODES = ("train", "infer")
@@ -135,8 +136,39 @@ def _seed_sweeps(impls, *, n_in=1152, hidden=980, layers=3, n_out=10, t=100, bat
     }
 
 
+def _seed_point(impls) -> dict:
+    keep = [i for i in impls if i in ("dense", "dense_xla", "sparse_layer")]
+    return {"seed": [dataclasses.replace(c, sweep="seed", weight_mul=SEED_POINT_WEIGHT_MUL)
+                     for c in _grid("seed", keep, (0.05,), **SEED_NETWORK)]}
+
+
+def _tiny(impls) -> dict:
+    sweeps = _seed_sweeps(impls, n_in=64, hidden=48, layers=2, t=20, batch=8, s_in=16,
+                          activities=(0.1, 0.5), sweep_activity=0.2, layer_counts=(1, 3),
+                          batches=(4, 16), neurons=(24, 96), seq_lens=(10, 40))
+    keep = {"dense", "sparse_layer"} | {i for i in impls if i.startswith("peer:")}
+    return {name: cases if name == "activity" else [c for c in cases if c.impl in keep]
+            for name, cases in sweeps.items()}
+
+
+def _seed_subset(*names: str):
+    return lambda impls: {n: cases for n, cases in _seed_sweeps(impls).items() if n in names}
+
+
+# Presets are code (snnlib.presets): name -> function of the implementations -> sweeps.
+BENCH_PRESETS: dict[str, Callable[[tuple], dict[str, list[BenchCase]]]] = {
+    "tiny": _tiny,
+    "multi_layer": _seed_subset("activity", "layers"),
+    "batch": _seed_subset("batch"),
+    "neurons": _seed_subset("neurons"),
+    "seq_len": _seed_subset("seq_len"),
+    "full": _seed_sweeps,
+    "seed_point": _seed_point,
+}
+
+
 def preset_sweeps(preset: str, impls: Sequence[str] = BENCH_IMPLS) -> dict[str, list[BenchCase]]:
-    """The named sweeps of a preset, ``{sweep name: [BenchCase, ...]}``.
+    """The named sweeps of a preset of :data:`BENCH_PRESETS`, ``{sweep name: [BenchCase, ...]}``.
 
     * ``tiny``: a seconds-long smoke grid (input 64, two hidden layers of 48, T = 20, B = 8;
       the scaling sweeps only for ``dense`` and ``sparse_layer``).
@@ -151,29 +183,7 @@ def preset_sweeps(preset: str, impls: Sequence[str] = BENCH_IMPLS) -> dict[str, 
       ``sparse_layer`` of ``impls``): seconds to a minute, so that a short report shows the
       sparse path where sparsity pays. The records carry the measured activity per layer.
     """
-    impls = tuple(impls)
-    if preset == "seed_point":
-        keep = [i for i in impls if i in ("dense", "dense_xla", "sparse_layer")]
-        return {"seed": [dataclasses.replace(c, sweep="seed", weight_mul=SEED_POINT_WEIGHT_MUL)
-                         for c in _grid("seed", keep, (0.05,), **SEED_NETWORK)]}
-    if preset == "tiny":  # scaling sweeps: dense vs sparse_layer only, to stay in seconds
-        sweeps = _seed_sweeps(impls, n_in=64, hidden=48, layers=2, t=20, batch=8, s_in=16,
-                              activities=(0.1, 0.5), sweep_activity=0.2, layer_counts=(1, 3),
-                              batches=(4, 16), neurons=(24, 96), seq_lens=(10, 40))
-        keep = {"dense", "sparse_layer"} | {i for i in impls if i.startswith("peer:")}
-        return {name: cases if name == "activity" else [c for c in cases if c.impl in keep]
-                for name, cases in sweeps.items()}
-    full = _seed_sweeps(impls)
-    if preset == "multi_layer":
-        return {"activity": full["activity"], "layers": full["layers"]}
-    if preset in ("batch", "neurons", "seq_len"):
-        return {preset: full[preset]}
-    if preset == "full":
-        return full
-    raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(BENCH_PRESETS)}")
-
-
-BENCH_PRESETS = ("tiny", "multi_layer", "batch", "neurons", "seq_len", "full", "seed_point")
+    return choose(BENCH_PRESETS, preset, "bench preset")(tuple(impls))
 
 
 def preset_cases(preset: str, impls: Sequence[str] = BENCH_IMPLS,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import validate_options
+from snnlib.presets import choose
 from snnlib.train.distribute import STRATEGIES
 
 LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFParams))
@@ -92,9 +93,7 @@ class TrainConfig:
         """The preset ``preset`` with the fields in ``overrides`` replaced (``None`` values are
         ignored). Neuron constants may be given by name (``alpha=0.9``, ``th2=0.9``): they
         replace those fields of the preset's ``lif``."""
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
-        base = PRESETS[preset]
+        base = choose(PRESETS, preset, "train preset")
         given = {k: v for k, v in overrides.items() if v is not None}
         neuron = {k: given.pop(k) for k in list(given) if k in LIF_FIELDS}
         if neuron:
