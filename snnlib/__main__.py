@@ -37,6 +37,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                   help="learning rate over the run: constant, or cosine decay to 0")
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--th2", type=float, help="second threshold (gradient mask) of the hidden layers; a spiking output layer is never masked")
@@ -45,6 +47,13 @@ def _train_parser(sub) -> None:
     p.add_argument("--no-delay", action="store_true", help="stack layers within a step (no one-step delay)")
     p.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
                    help="dataset option, e.g. --data n_samples_per_class=200 (repeatable)")
+    p.add_argument("--augment", action="append", default=[], metavar="KEY=VALUE",
+                   help="per-epoch event augmentation with tonic (neuromorphic sets), e.g. "
+                        "--augment shift=2 --augment drop_event=0.1 (keys: shift, "
+                        "spatial_jitter, time_jitter_us, drop_event)")
+    p.add_argument("--cv", type=int, metavar="K",
+                   help="K-fold cross-validation instead of one run (nmnist-small): trains K "
+                        "times and prints the mean and sd of the test accuracy")
     p.add_argument("--out", help="directory for history.csv and metrics.json")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"),
                    help="tf.distribute data parallelism (multiworker reads TF_CONFIG)")
@@ -59,13 +68,13 @@ def _train_parser(sub) -> None:
     p.add_argument("--list-datasets", action="store_true", help="print the dataset names and exit")
 
 
-def _parse_data_options(items: list[str]) -> dict:
+def _parse_data_options(items: list[str], flag: str = "--data") -> dict:
     import yaml
 
     options = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"error: --data expects KEY=VALUE; got {item!r}")
+            raise SystemExit(f"error: {flag} expects KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
         options[key.strip()] = yaml.safe_load(value)
     return options
@@ -86,7 +95,8 @@ def _cmd_train(args) -> int:
         args.preset = args.dataset if args.dataset in PRESETS else "randman"
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
-                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, alpha=args.alpha,
+                     batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+                     seed=args.seed, alpha=args.alpha,
                      th2=args.th2, max_activity=args.max_activity,
                      input_capacity=args.input_capacity, out_dir=args.out, rule=args.rule,
                      feedback=args.feedback)
@@ -104,8 +114,19 @@ def _cmd_train(args) -> int:
         overrides["data"] = data  # the preset's data options belong to its own dataset
     elif data:
         overrides["data"] = {**PRESETS[args.preset].data, **data}
+    augment = _parse_data_options(args.augment, "--augment")
+    if augment:
+        overrides["augment"] = {**PRESETS[args.preset].augment, **augment}
     try:
         config = TrainConfig.from_preset(args.preset, **overrides)
+        if args.cv is not None:
+            from snnlib.train.crossval import cross_validate
+
+            summary = cross_validate(config, args.cv, log=print)
+            print(f"{args.cv}-fold test accuracy {summary['mean']:.4f} +- {summary['sd']:.4f} "
+                  f"(best epoch {summary['best_mean']:.4f} +- {summary['best_sd']:.4f})")
+            print(json.dumps({k: summary[k] for k in ("mean", "sd", "best_mean", "best_sd")}))
+            return 0
         result = train_and_evaluate(config)
     except (ValueError, FileNotFoundError) as err:  # bad options, a dataset not on disk
         print(f"error: {err}", file=sys.stderr)
@@ -223,16 +244,39 @@ def _cmd_bench(args) -> int:
     return 1 if errors else 0
 
 
+def _replica_parser(sub) -> None:
+    p = sub.add_parser("replica", help="write a full-size N-MNIST stand-in (the real file layout, "
+                                       "hard links to the embedded recordings)")
+    p.add_argument("data_dir", help="folder that gets NMNIST/{Train,Test}/<label>/<id>.bin")
+    p.add_argument("--train", type=int, default=60_000, help="training recordings (60,000)")
+    p.add_argument("--test", type=int, default=10_000, help="test recordings (10,000)")
+    p.add_argument("--copy", action="store_true", help="copy the files instead of hard links")
+
+
+def _cmd_replica(args) -> int:
+    from snnlib.data.replica import write_nmnist_replica
+
+    try:
+        root = write_nmnist_replica(args.data_dir, args.train, args.test, link=not args.copy)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{root}: {sum(1 for _ in root.rglob('*.bin'))} recordings")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _bench_parser(sub)
     _report_parser(sub)
+    _replica_parser(sub)
     args = parser.parse_args(argv)
     if args.command in ("train", "bench"):
         _name_the_gpu()
-    return {"train": _cmd_train, "bench": _cmd_bench, "report": _cmd_report}[args.command](args)
+    return {"train": _cmd_train, "bench": _cmd_bench, "report": _cmd_report,
+            "replica": _cmd_replica}[args.command](args)
 
 
 def _name_the_gpu() -> None:

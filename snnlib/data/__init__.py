@@ -25,17 +25,23 @@ DATASETS: dict[str, Callable[..., SpikeDataset]] = {
 }
 
 
-def load_dataset(name: str, *, progress: bool | None = None, **kwargs) -> SpikeDataset:
+def load_dataset(name: str, *, progress: bool | None = None, index_lists: bool = False,
+                 **kwargs) -> SpikeDataset:
     """Build or load the dataset ``name`` with loader keyword arguments ``kwargs``.
 
     ``progress``: show (True) or hide (False) the progress bar of loaders that have one (the
     neuromorphic sets while they bin recordings); ``None`` keeps the loader's default.
+    ``index_lists``: keep the splits of the loaders that can as index lists
+    (:class:`BinnedSet`, ``dense=False``) instead of rasters; others return rasters.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid choices: {', '.join(sorted(DATASETS))}")
     loader = DATASETS[name]
-    if progress is not None and "progress" in inspect.signature(loader).parameters:
+    accepted = inspect.signature(loader).parameters
+    if progress is not None and "progress" in accepted:
         kwargs["progress"] = bool(progress)
+    if index_lists and "dense" in accepted:
+        kwargs.setdefault("dense", False)
     return loader(**kwargs)
 
 

@@ -112,6 +112,22 @@ def stratified_split(labels: np.ndarray, n_test: int, rng: np.random.Generator):
     return rng.permutation(train), rng.permutation(test)
 
 
+def stratified_folds(labels: np.ndarray, n_folds: int, rng: np.random.Generator) -> list:
+    """``n_folds`` disjoint index arrays covering every sample, class proportions kept: each
+    class's members, in a seeded random order, are dealt to the folds round-robin (starting at
+    a seeded random fold, so fold sizes differ by at most one per class)."""
+    labels = np.asarray(labels)
+    if not 2 <= int(n_folds) <= len(labels):
+        raise ValueError(f"n_folds must be in [2, {len(labels)}]; got {n_folds!r}")
+    fold_of = np.empty(len(labels), np.int64)
+    start = 0
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        fold_of[members] = (start + np.arange(len(members))) % int(n_folds)
+        start = (start + len(members)) % int(n_folds)
+    return [rng.permutation(np.flatnonzero(fold_of == k)) for k in range(int(n_folds))]
+
+
 def bin_source(source: sources.Source, index, transform: EventTransform, *, n_steps: int,
                dt: float, cache: bool = True, cache_dir=None, rebuild_cache: bool = False,
                progress: bool = True) -> tuple[BinnedSet, dict]:
@@ -163,11 +179,15 @@ def _test_limit(limit, limit_test, n_train_total: int, n_test_total: int):
     return limit, limit_test
 
 
-def _assemble(name: str, train: BinnedSet, test: BinnedSet, info: dict) -> SpikeDataset:
+def _assemble(name: str, train: BinnedSet, test: BinnedSet, info: dict,
+              dense: bool = True) -> SpikeDataset:
     info = dict(info, n_in=train.n_in, n_steps=train.n_steps,
                 events_per_sample=float(np.mean(np.concatenate([train.n_events, test.n_events]))),
                 binned_events_per_sample=float(np.mean(np.concatenate(
                     [train.counts.sum(axis=1), test.counts.sum(axis=1)]))))
+    if not dense:
+        return SpikeDataset(name, train, train.labels.astype(np.int32), test,
+                            test.labels.astype(np.int32), N_CLASSES[name], info)
     return SpikeDataset(name, train.dense(), train.labels.astype(np.int32), test.dense(),
                         test.labels.astype(np.int32), N_CLASSES[name], info)
 
@@ -175,7 +195,7 @@ def _assemble(name: str, train: BinnedSet, test: BinnedSet, info: dict) -> Spike
 def load_binned(name: str, *, n_steps: int | None = None, dt: float = 1000.0,
                 size: int | None = None, denoise_us: float | None = 10_000.0, seed: int = 0,
                 limit: int | None = None, limit_test: int | None = None, n_test: int = 100,
-                root=None, data_dir=None, download: bool = False, verify: bool = True,
+                fold: int | None = None, n_folds: int = 5, root=None, data_dir=None, download: bool = False, verify: bool = True,
                 cache: bool = True, cache_dir=None, rebuild_cache: bool = False,
                 progress: bool = True):
     """The train and test splits of a neuromorphic dataset in compact binned form.
@@ -193,6 +213,10 @@ def load_binned(name: str, *, n_steps: int | None = None, dt: float = 1000.0,
             subset); ``limit_test`` defaults to ``limit`` scaled by the split's test/train ratio.
         n_test: nmnist-small only: held-out samples of the 1,000 (default 100; ``limit_test``
             replaces it when given).
+        fold, n_folds: nmnist-small only: cross-validation. With ``fold = k`` the samples (all
+            1,000, or the ``limit`` subset) are dealt into ``n_folds`` stratified folds
+            (:func:`stratified_folds`, seeded by ``seed``); fold ``k`` is the test split, the
+            others the training split. ``n_test``/``limit_test`` do not apply.
         root: nmnist-small only: folder with ``Train/<label>/<id>.bin``.
         data_dir: folder of the full datasets (default ``$SNNLIB_DATA_DIR``).
         download: let tonic download a missing full dataset (never in tests).
@@ -223,9 +247,18 @@ def load_binned(name: str, *, n_steps: int | None = None, dt: float = 1000.0,
         n_total = len(src.labels)
         if not 0 < int(n_test) < n_total:
             raise ValueError(f"n_test must be in [1, {n_total - 1}]; got {n_test!r}")
+        if fold is not None:
+            if not 0 <= int(fold) < int(n_folds):
+                raise ValueError(f"fold must be in [0, {int(n_folds) - 1}] for n_folds="
+                                 f"{n_folds!r}; got {fold!r}")
+            if limit_test is not None:
+                raise ValueError("limit_test does not apply with fold: the test split is the fold")
         limit, limit_test = _test_limit(limit, limit_test, n_total - n_test, n_test)
         index = np.arange(n_total)
-        if limit is not None or limit_test is not None:
+        if fold is not None:
+            if limit is not None:
+                index = stratified_subset(src.labels, int(limit), rng)
+        elif limit is not None or limit_test is not None:
             n_test = int(limit_test)
             n_train = int(limit) if limit is not None else n_total - n_test
             if n_train < 1 or n_train + n_test > n_total:
@@ -233,7 +266,14 @@ def load_binned(name: str, *, n_steps: int | None = None, dt: float = 1000.0,
                                  f"got limit={limit!r}, limit_test={limit_test!r}")
             index = stratified_subset(src.labels, n_train + n_test, rng)
         binned, cache_info = bin_source(src, index, transform, **bin_kw)
-        train_idx, test_idx = stratified_split(binned.labels, n_test, rng)
+        if fold is not None:
+            folds = stratified_folds(binned.labels, n_folds, rng)
+            test_idx = folds[int(fold)]
+            train_idx = rng.permutation(np.concatenate(
+                [f for k, f in enumerate(folds) if k != int(fold)]))
+            info.update(fold=int(fold), n_folds=int(n_folds))
+        else:
+            train_idx, test_idx = stratified_split(binned.labels, n_test, rng)
         train, test = binned.subset(train_idx), binned.subset(test_idx)
         info.update(source=str(src.location), cache=cache_info)
     else:
@@ -298,19 +338,21 @@ def read_events(name: str = "nmnist-small", index: int = 0, *, train: bool = Tru
 
 
 def _loader(name: str):
-    def load(**kwargs) -> SpikeDataset:
+    def load(*, dense: bool = True, **kwargs) -> SpikeDataset:
         train, test, info = load_binned(name, **kwargs)
-        return _assemble(name, train, test, info)
+        return _assemble(name, train, test, info, dense=dense)
 
     signature = inspect.signature(load_binned)
     load.__signature__ = signature.replace(
-        parameters=[p for p in signature.parameters.values() if p.name != "name"],
+        parameters=[p for p in signature.parameters.values() if p.name != "name"]
+        + [inspect.Parameter("dense", inspect.Parameter.KEYWORD_ONLY, default=True)],
         return_annotation=SpikeDataset)
 
     load.__name__ = name.replace("-", "_")
     load.__qualname__ = load.__name__
     load.__doc__ = (f"Load ``{name}`` as a :class:`SpikeDataset` (uint8 rasters ``[n, T, N]``, "
-                    f"int32 labels); keyword arguments as :func:`load_binned`.")
+                    f"int32 labels; with ``dense=False`` the splits stay index lists, "
+                    f":class:`BinnedSet`); other keyword arguments as :func:`load_binned`.")
     return load
 
 

@@ -78,12 +78,23 @@ class LIFStack(keras.layers.Layer):
         ]
 
     def call(self, x, return_potentials: bool = False) -> SNNOutput:
-        x = tf.convert_to_tensor(x, self.compute_dtype)
-        if self.impl == "dense":
-            x = tf.transpose(x, [1, 0, 2])
+        """``x``: rasters ``[batch, time, n_in]``, or (sparse implementations) index lists
+        ``SparseSpikes(ids [batch, time, S_in], counts [batch, time, 2])`` (or the dict
+        ``{"ids", "counts"}`` of the data pipeline), used as they are."""
+        if isinstance(x, dict):
+            x = SparseSpikes(x["ids"], x["counts"])
+        if isinstance(x, SparseSpikes):
+            if self.impl == "dense":
+                raise ValueError("impl='dense' takes rasters x [batch, time, n_in], not "
+                                 "SparseSpikes: densify them (snnlib.ops.sparse_to_dense) first")
+            spikes = x
+        elif self.impl == "dense":
+            x = tf.transpose(tf.convert_to_tensor(x, self.compute_dtype), [1, 0, 2])
         else:
-            # Index lists first, then transpose the (small) lists instead of the dense input.
-            spikes, _ = ops.dense_to_sparse(x, self.sparse_sizes[0])
+            spikes, _ = ops.dense_to_sparse(tf.convert_to_tensor(x, self.compute_dtype),
+                                            self.sparse_sizes[0])
+        if self.impl != "dense":
+            # Transpose the (small) index lists to time-major, never a dense input.
             x = SparseSpikes(tf.transpose(spikes.ids, [1, 0, 2]),
                              tf.transpose(spikes.counts, [1, 0, 2]))
         weights = [tf.convert_to_tensor(k) for k in self.kernels]

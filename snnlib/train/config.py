@@ -12,12 +12,14 @@ import dataclasses
 import math
 from pathlib import Path
 
+from snnlib.data.augment import Augmentation
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import validate_options
 from snnlib.presets import choose
 from snnlib.train.distribute import STRATEGIES
 
 LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFParams))
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass
@@ -29,7 +31,12 @@ class TrainConfig:
     accepted). ``rule`` picks the learning rule (``"bptt"``, ``"eprop"``, ``"decolle"``; the
     online rules need ``impl="dense"`` and ``readout="spikes"``); ``feedback`` is e-prop's
     hidden-layer feedback (``"symmetric"`` or ``"random"``). The sparse implementations need
-    ``max_activity`` (the capacity rule of their hidden layers).
+    ``max_activity`` (the capacity rule of their hidden layers) and take their input as index
+    lists of capacity ``input_capacity`` (``None``: the most input spikes of any step of the
+    data, so none is dropped). ``augment`` holds the per-epoch event augmentation of a
+    neuromorphic dataset (fields of :class:`snnlib.data.augment.Augmentation`, e.g.
+    ``{"shift": 2}``; empty: none). ``lr_schedule``: ``"constant"`` (Adam at ``lr``) or
+    ``"cosine"`` (``lr_k = lr (1 + cos(pi k / K)) / 2`` over the run's ``K`` steps).
     """
 
     dataset: str = "randman"
@@ -39,11 +46,13 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 48
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     seed: int = 0
     lif: LIFParams = dataclasses.field(default_factory=LIFParams)
     max_activity: float | None = None
     input_capacity: int | None = None
     data: dict = dataclasses.field(default_factory=dict)
+    augment: dict = dataclasses.field(default_factory=dict)
     out_dir: str | None = None
     progress: bool = True
     jit_compile: bool = False
@@ -67,11 +76,17 @@ class TrainConfig:
             raise ValueError(f"impl={self.impl!r} needs max_activity (the capacity of its hidden "
                              "layers, e.g. --max-activity 0.05); use 1.0 for full capacity")
         self.hidden = tuple(int(h) for h in self.hidden)
+        if isinstance(self.augment, Augmentation):
+            self.augment = self.augment.params()
+        self.augment = dict(self.augment or {})
+        Augmentation.from_value(self.augment)  # validates the names and values
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
         self.lif_params()  # validates a per-layer th2 against the network early
         if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be None or one of {STRATEGIES}; got {self.strategy!r}")
@@ -99,7 +114,7 @@ class TrainConfig:
         if neuron:
             given["lif"] = dataclasses.replace(given.get("lif", base.lif), **neuron)
         fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
-        return cls(**{**fields, "data": dict(base.data), **given})
+        return cls(**{**fields, "data": dict(base.data), "augment": dict(base.augment), **given})
 
     def lif_params(self) -> LIFParams:
         """The neuron constants of the network.

@@ -1,7 +1,8 @@
 """The one training loop, ``train_and_evaluate(config)``, used by the CLI, notebooks and tests.
 
 The loop is Keras ``model.fit`` on :class:`snnlib.layers.SNNClassifier` with a seeded
-``tf.data`` pipeline, a tqdm progress bar, per-epoch train/test loss, accuracy, activity and
+``tf.data`` pipeline (:mod:`snnlib.train.stream`: rasters for the dense implementation, index
+lists for the sparse ones, each built per batch from the stored data), a tqdm progress bar, per-epoch train/test loss, accuracy, activity and
 overflow, and a CSV + JSON log written atomically to ``config.out_dir``. Same config and
 seed, same numbers.
 """
@@ -17,18 +18,19 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from snnlib.atomic import write_atomic
-from snnlib.data import load_dataset, make_tf_dataset
+from snnlib.data import load_dataset
+from snnlib.data.feed import make_feeds
 from snnlib.layers.classifier import SNNClassifier
 from snnlib.train.checkpoint import checkpoint_callback, fingerprint, restore_latest
 from snnlib.train.config import TrainConfig
 from snnlib.train.distribute import (adapt_for_multiworker, distribute_options, is_chief,
                                      make_strategy)
+from snnlib.train.stream import evaluation_stream, input_capacity, input_form, training_stream
 from snnlib.train.tensorboard import tensorboard_callback
+
 
 def _history_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
@@ -39,13 +41,22 @@ def _history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def build_model(config: TrainConfig, n_in: int, n_classes: int):
-    """The :class:`SNNClassifier` of a config, compiled with Adam."""
+def build_model(config: TrainConfig, n_in: int, n_classes: int,
+                input_capacity: int | None = None, total_steps: int | None = None):
+    """The :class:`SNNClassifier` of a config, compiled with Adam (``input_capacity``: ``S_in``
+    of the sparse implementations, default ``config.input_capacity``; ``total_steps``: the
+    run's length, needed by ``lr_schedule="cosine"``)."""
     sizes = [n_in, *config.hidden, n_classes]
+    s_in = config.input_capacity if input_capacity is None else input_capacity
     model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
-                          max_activity=config.max_activity, input_capacity=config.input_capacity,
+                          max_activity=config.max_activity, input_capacity=s_in,
                           seed=config.seed, rule=config.rule, feedback=config.feedback)
-    model.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=config.jit_compile)
+    lr = config.lr
+    if config.lr_schedule == "cosine":
+        if not total_steps:
+            raise ValueError("lr_schedule='cosine' needs total_steps (the run's training steps)")
+        lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=int(total_steps))
+    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=config.jit_compile)
     model.build((None, None, n_in))
     model.optimizer.build(model.trainable_variables)  # optimizer state exists for checkpoints
     return model
@@ -84,30 +95,6 @@ def _epoch_logger(history: list, t0: float, config: TrainConfig, progress_total:
     return EpochLogger()
 
 
-def training_stream(x, y, batch_size: int, *, seed: int, epochs: int,
-                    drop_remainder: bool = False, first_step: int = 0, dtype="float32"):
-    """The training batches of a whole run as one ``tf.data`` stream, from global step
-    ``first_step`` on.
-
-    Epoch ``e`` visits the samples in the order ``np.random.default_rng([seed, e])
-    .permutation(n)``, in batches of ``batch_size`` (the last one partial unless
-    ``drop_remainder``). The order is a pure function of ``(seed, e)``: it does not depend on
-    how often a dataset was iterated before (a reshuffling ``tf.data`` shuffle does, and
-    Keras peeks at datasets under ``tf.distribute``), so the ``k``-th batch is the same in an
-    uninterrupted run, a resumed run and a distributed run. Skipping costs only indices.
-    """
-    n = len(y)
-    perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)])
-    x_all, y_all = tf.constant(x), tf.constant(np.asarray(y, np.int32))
-    ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int64)).flat_map(
-        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
-            int(batch_size), drop_remainder=drop_remainder))
-    ds = ds.skip(int(first_step))
-    ds = ds.map(lambda idx: (tf.cast(tf.gather(x_all, idx), dtype), tf.gather(y_all, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     """Train the configured network and evaluate it on the test split after every epoch.
 
@@ -131,17 +118,23 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     if dataset is None:
         options = dict(config.data)  # a "progress" option of the data can only turn bars off
         progress = bool(options.pop("progress", True)) and config.progress
-        dataset = load_dataset(config.dataset, seed=config.seed, progress=progress, **options)
+        dataset = load_dataset(config.dataset, seed=config.seed, progress=progress,
+                               index_lists=True, **options)
     strategy = make_strategy(config.strategy)
     equal_shares = strategy is not None
+    train_feed, test_feed = make_feeds(dataset, augment=config.augment, seed=config.seed)
+    form = input_form(config.impl)
+    s_in = (input_capacity((train_feed, test_feed), config.input_capacity, dataset.n_in)
+            if form == "sparse" else config.input_capacity)
 
     def train_stream(first_step: int):
-        ds = training_stream(dataset.x_train, dataset.y_train, config.batch_size,
-                             seed=config.seed, epochs=config.epochs,
+        ds = training_stream(train_feed, dataset.y_train, config.batch_size, seed=config.seed,
+                             epochs=config.epochs, form=form, capacity=s_in,
                              drop_remainder=equal_shares, first_step=first_step)
         return ds if strategy is None else distribute_options(ds)
 
-    test = make_tf_dataset(dataset.x_test, dataset.y_test, config.batch_size, shuffle=False)
+    test = evaluation_stream(test_feed, dataset.y_test, config.batch_size, form=form,
+                             capacity=s_in)
     if strategy is not None:
         test = distribute_options(test)
     n_train = len(dataset.y_train)
@@ -149,7 +142,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     if steps < 1:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_model(config, dataset.n_in, dataset.n_classes)
+        model = build_model(config, dataset.n_in, dataset.n_classes, input_capacity=s_in,
+                            total_steps=steps * config.epochs)
     if config.strategy == "multiworker":
         adapt_for_multiworker(model)
     history: list[dict] = []
@@ -186,7 +180,7 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     result = {
         "config": config.to_dict(), "dataset": dataset.summary(), "history": history,
         "test_accuracy": last.get("test_accuracy"), "test_loss": last.get("test_loss"),
-        "wall_time_s": wall, **extra,
+        "wall_time_s": wall, "input_capacity": s_in, **extra,
     }
     if config.out_dir:
         write_atomic(Path(config.out_dir) / "metrics.json", json.dumps(result, indent=2))

@@ -1,0 +1,83 @@
+"""K-fold cross-validation of a training configuration: ``cross_validate(config, n_folds)``.
+
+Fold ``k`` trains on the other ``K - 1`` folds and tests on fold ``k`` (the dataset's loader
+deals the samples into stratified folds seeded by ``config.seed``: the same folds for every
+recipe compared with the same seed). The summary is the mean and the sample standard deviation
+of the final test accuracy over the folds,
+
+    mean = (1/K) sum_k a_k,      sd = sqrt( sum_k (a_k - mean)^2 / (K - 1) ),
+
+and the same for the best epoch (an optimistic figure: it picks the epoch on the test fold).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+from pathlib import Path
+
+from snnlib.atomic import write_atomic
+from snnlib.data import DATASETS
+from snnlib.train.config import TrainConfig
+from snnlib.train.loop import train_and_evaluate
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """``(mean, sample standard deviation)`` of ``values`` (sd 0 for one value)."""
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def cross_validate(config: TrainConfig, n_folds: int = 5, folds=None, log=None) -> dict:
+    """Train ``config`` once per fold and summarise the test accuracies.
+
+    Args:
+        config: the recipe; its ``out_dir`` (if set) gets one run directory per fold,
+            ``fold_<k>``, and ``cv.json``.
+        n_folds: ``K``.
+        folds: the folds to run (default all ``0 .. K-1``).
+        log: called with one line per finished fold.
+
+    Returns:
+        ``{"config", "n_folds", "folds": [{"fold", "test_accuracy", "best_test_accuracy",
+        "epoch_time_s", "wall_time_s", "activity"}], "mean", "sd", "best_mean", "best_sd"}``;
+        ``epoch_time_s`` is the mean over the epochs after the first (which also traces the
+        step), ``activity`` the last epoch's training activity per layer.
+    """
+    with_folds = [n for n, f in DATASETS.items() if "fold" in inspect.signature(f).parameters]
+    if config.dataset not in with_folds:
+        raise ValueError(f"dataset {config.dataset!r} has no cross-validation folds; datasets "
+                         f"with folds: {with_folds}")
+    if int(n_folds) < 2:
+        raise ValueError(f"n_folds must be >= 2; got {n_folds!r}")
+    folds = list(range(int(n_folds))) if folds is None else [int(k) for k in folds]
+    rows = []
+    for k in folds:
+        out = str(Path(config.out_dir) / f"fold_{k}") if config.out_dir else None
+        fold_config = dataclasses.replace(
+            config, out_dir=out, data={**config.data, "fold": k, "n_folds": int(n_folds)})
+        result = train_and_evaluate(fold_config)
+        history = result["history"]
+        rows.append({
+            "fold": k, "test_accuracy": result["test_accuracy"],
+            "best_test_accuracy": max(h.get("test_accuracy", 0.0) for h in history),
+            "epoch_time_s": sum(h["epoch_time_s"] for h in history[1:]) / max(len(history) - 1, 1),
+            "wall_time_s": result["wall_time_s"],
+            "activity": {key: value for key, value in history[-1].items()
+                         if key.startswith("train_activity")},
+        })
+        if log is not None:
+            log(f"fold {k}: test accuracy {rows[-1]['test_accuracy']:.4f} "
+                f"(best {rows[-1]['best_test_accuracy']:.4f}), {rows[-1]['wall_time_s']:.0f} s")
+    mean, sd = mean_sd(r["test_accuracy"] for r in rows)
+    best_mean, best_sd = mean_sd(r["best_test_accuracy"] for r in rows)
+    summary = {"config": config.to_dict(), "n_folds": int(n_folds), "folds": rows,
+               "mean": mean, "sd": sd, "best_mean": best_mean, "best_sd": best_sd}
+    if config.out_dir:
+        write_atomic(Path(config.out_dir) / "cv.json", json.dumps(summary, indent=2))
+    return summary
