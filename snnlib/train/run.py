@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -54,17 +55,24 @@ class Run:
     history: list[dict]
 
 
+def _json_value(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def config_json(config: TrainConfig) -> str:
-    """``config.json``'s text; ``ValueError`` naming the field that JSON cannot hold."""
+    """``config.json``'s text. Paths (``data={"root": Path(...)}``) are written as strings;
+    any other value JSON cannot hold is a ``ValueError`` naming its field."""
     fields = config.to_dict()
     for name, value in fields.items():
         try:
-            json.dumps(value)
+            json.dumps(value, default=_json_value)
         except (TypeError, ValueError) as err:
             raise ValueError(f"TrainConfig field {name}={value!r} cannot be written to "
-                             f"{CONFIG_FILE} ({err}); use numbers, strings, lists and "
+                             f"{CONFIG_FILE} ({err}); use numbers, strings, paths, lists and "
                              "dicts") from err
-    return json.dumps(fields, indent=2)
+    return json.dumps(fields, indent=2, default=_json_value)
 
 
 def write_config(out_dir, config: TrainConfig) -> Path:

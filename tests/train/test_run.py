@@ -87,5 +87,8 @@ def test_config_json_round_trips_and_names_bad_fields(tmp_path):
     assert TrainConfig.from_dict(json.loads(config_json(config))) == config
     with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['colour'\]"):
         TrainConfig.from_dict({**config.to_dict(), "colour": "red"})
+    with_path = TrainConfig.from_preset("tiny", data={"root": tmp_path})
+    assert TrainConfig.from_dict(json.loads(config_json(with_path))).data == {
+        "root": str(tmp_path)}
     with pytest.raises(ValueError, match="field data="):
-        config_json(TrainConfig.from_preset("tiny", data={"path": tmp_path}))
+        config_json(TrainConfig.from_preset("tiny", data={"transform": object()}))
