@@ -30,7 +30,7 @@ _PUBLIC = {
     "LIFParams": "snnlib.functional.params", "init_weights": "snnlib.functional.params",
     "lif_step": "snnlib.functional.lif", "IMPLS": "snnlib.network.output",
     "SNNOutput": "snnlib.network.output", "snn_forward": "snnlib.network.forward",
-    "SparseSpikes": "snnlib.spikes",
+    "SparseSpikes": "snnlib.spikes", "load_run": "snnlib.train.run",
 }
 __getattr__ = _lazy_attributes("snnlib", _PUBLIC)
 
@@ -40,5 +40,5 @@ def __dir__():
 
 
 __all__ = ["IMPLS", "LIFParams", "SNNOutput", "SparseSpikes", "init_weights", "lif_step",
-           "snn_forward"]
+           "load_run", "snn_forward"]
 __version__ = "0.1.0"

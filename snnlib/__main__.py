@@ -1,9 +1,10 @@
-"""Command line: ``python -m snnlib train|bench|report ...``.
+"""Command line: ``python -m snnlib train|evaluate|bench|report ...``.
 
 Examples::
 
     python -m snnlib train --dataset randman --impl dense --epochs 5
     python -m snnlib train --preset tiny --out runs/tiny
+    python -m snnlib evaluate --run runs/tiny --split train
     python -m snnlib train --preset randman --rule eprop
     python -m snnlib bench --preset tiny --out runs/bench
     python -m snnlib report --preset tiny
@@ -54,7 +55,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")
-    p.add_argument("--out", help="directory for history.csv and metrics.json")
+    p.add_argument("--out", help="run directory: config.json, history.csv, metrics.json and "
+                                 "the trained model.keras (see evaluate --run)")
     p.add_argument("--strategy", choices=("mirrored", "multiworker"),
                    help="tf.distribute data parallelism (multiworker reads TF_CONFIG)")
     p.add_argument("--checkpoint-every", type=int, metavar="STEPS",
@@ -138,6 +140,50 @@ def _cmd_train(args) -> int:
               f"  ({row['epoch_time_s']:.1f} s)")
     summary = {k: result[k] for k in ("test_accuracy", "test_loss", "wall_time_s")}
     print(json.dumps(summary))
+    return 0
+
+
+def _evaluate_parser(sub) -> None:
+    from snnlib.train.run import SPLITS
+
+    p = sub.add_parser("evaluate", help="evaluate the trained model of a run directory "
+                                        "(train --out DIR) without retraining")
+    p.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    p.add_argument("--dataset", help="dataset name (default: the run's own)")
+    p.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+                   help="dataset option (repeatable); with the run's dataset they update the "
+                        "run's options, with another dataset they replace them")
+    p.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
+    p.add_argument("--batch-size", type=_count(1),
+                   help="evaluation batch size (default: the run's; the loss depends on it)")
+    p.add_argument("--json", action="store_true", help="print one JSON record only")
+
+
+def _cmd_evaluate(args) -> int:
+    from snnlib.data import DATASETS
+    from snnlib.train import evaluate_run, load_run
+
+    if args.dataset is not None and args.dataset not in DATASETS:
+        print(f"error: unknown dataset {args.dataset!r}; valid choices: "
+              f"{', '.join(sorted(DATASETS))}", file=sys.stderr)
+        return 2
+    data = _parse_data_options(args.data)
+    try:
+        run = load_run(args.run)
+        result = evaluate_run(run, dataset=args.dataset, data=data, split=args.split,
+                              batch_size=args.batch_size)
+    except (ValueError, FileNotFoundError) as err:  # not a run, bad options, data not on disk
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result["run"] = str(run.path)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{run.path}: {run.config.impl} {run.model.sizes}, {result['dataset']} "
+          f"{result['split']} split, {result['n_samples']} samples, batch {result['batch_size']}")
+    print(f"accuracy {result['accuracy']!r}  loss {result['loss']!r}")
+    for layer, (rate, dropped) in enumerate(zip(result["activity"], result["overflow"])):
+        print(f"layer {layer}: activity {rate:.6f}  overflow {dropped:.6f} spikes/step/sample")
     return 0
 
 
@@ -269,14 +315,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _evaluate_parser(sub)
     _bench_parser(sub)
     _report_parser(sub)
     _replica_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("train", "bench"):
+    if args.command in ("train", "evaluate", "bench"):
         _name_the_gpu()
-    return {"train": _cmd_train, "bench": _cmd_bench, "report": _cmd_report,
-            "replica": _cmd_replica}[args.command](args)
+    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "bench": _cmd_bench,
+                "report": _cmd_report, "replica": _cmd_replica}
+    return commands[args.command](args)
 
 
 def _name_the_gpu() -> None:

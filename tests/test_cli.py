@@ -64,3 +64,37 @@ def test_bench_zero_steps_or_repeats_is_a_usage_error(tmp_path):
         proc = run_cli("bench", "--preset", "tiny", flag, "0", "--out", str(tmp_path))
         assert proc.returncode == 2 and f"argument {flag}: must be >= 1" in proc.stderr
         assert not (tmp_path / "bench.json").exists()
+
+
+def test_evaluate_prints_the_runs_test_accuracy(tmp_path):
+    from snnlib.train import TrainConfig, train_and_evaluate
+
+    out = tmp_path / "run"
+    result = train_and_evaluate(TrainConfig.from_preset("tiny", epochs=1, progress=False,
+                                                        out_dir=str(out)))
+    proc = run_cli("evaluate", "--run", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    assert record["accuracy"] == result["test_accuracy"]
+    assert record["loss"] == result["test_loss"]
+    assert len(record["activity"]) == len(record["overflow"]) == 2
+
+
+def test_evaluate_human_output_and_errors(tmp_path, capsys):
+    from snnlib.__main__ import main
+    from snnlib.train import TrainConfig, train_and_evaluate
+
+    out = tmp_path / "run"
+    result = train_and_evaluate(TrainConfig.from_preset("tiny", epochs=1, progress=False,
+                                                        out_dir=str(out)))
+    assert main(["evaluate", "--run", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"accuracy {result['test_accuracy']!r}" in lines[1]
+    assert lines[2].startswith("layer 0: activity ") and "overflow" in lines[2]
+    (out / "model.keras").unlink()
+    assert main(["evaluate", "--run", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"error: {out} is not a finished training run")
+    assert "model.keras" in err[0]
+    assert main(["evaluate", "--run", str(tmp_path), "--dataset", "imagenet"]) == 2
+    assert "valid choices" in capsys.readouterr().err

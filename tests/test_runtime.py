@@ -5,7 +5,9 @@ import stat
 import subprocess
 import sys
 
-from snnlib.atomic import write_atomic
+import pytest
+
+from snnlib.atomic import atomic_path, write_atomic
 from snnlib.runtime import _filtered_stderr, is_startup_noise
 
 NOISE = [
@@ -56,3 +58,18 @@ def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
     assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o600
     assert (tmp_path / "a.txt").read_text() == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_atomic_path_replaces_the_target_only_when_the_writer_completes(tmp_path):
+    target = tmp_path / "model.keras"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.suffix == ".keras" and tmp.parent == tmp_path
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-save")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.keras"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1

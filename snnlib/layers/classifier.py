@@ -46,6 +46,7 @@ def validate_options(*, impl: str, readout: str, rule: str, feedback: str) -> No
     validate_rule(rule, feedback, impl=impl, readout=readout)
 
 
+@keras.saving.register_keras_serializable(package="snnlib")
 class SNNClassifier(keras.Model):
     """The seed network as a Keras model.
 
@@ -63,6 +64,10 @@ class SNNClassifier(keras.Model):
         feedback: e-prop's hidden-layer feedback, ``"symmetric"`` or ``"random"``.
 
     ``call(x float[batch, time, n_in])`` returns logits ``float[batch, n_classes]``.
+
+    Registered with Keras (``"snnlib>SNNClassifier"``, as its layers): ``model.save(
+    "m.keras")`` and ``keras.saving.load_model`` rebuild it from :meth:`get_config` and restore
+    its weights (and the optimizer's state), whatever layout the layers keep them in.
     """
 
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",

@@ -42,6 +42,7 @@ def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | No
     return [s_in, *hidden, sizes[-1]]
 
 
+@keras.saving.register_keras_serializable(package="snnlib")
 class LIFStack(keras.layers.Layer):
     """A feed-forward stack of LIF layers (no biases), the seed's network.
 
@@ -107,6 +108,7 @@ class LIFStack(keras.layers.Layer):
                 "sparse_sizes": self.sparse_sizes, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="snnlib")
 class LeakyReadout(keras.layers.Layer):
     """Non-spiking leaky-integrator readout: ``V_t = alpha V_{t-1} + (1 - alpha) gain W x_t``.
 

@@ -12,6 +12,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+from snnlib.data import load_dataset
 from snnlib.data.augment import Augmentation
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import validate_options
@@ -129,7 +130,35 @@ class TrainConfig:
         return self.lif
 
     def to_dict(self) -> dict:
+        """The fields as plain Python values (``lif`` as a dict of its fields): what
+        ``config.json`` of a run directory holds (:func:`json.dumps` writes tuples as lists);
+        :meth:`from_dict` turns it back into an equal config."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "TrainConfig":
+        """The config of :meth:`to_dict`'s ``fields`` (lists where tuples were are fine).
+
+        Raises ``ValueError`` naming unknown fields (a config of another snnlib version)."""
+        if not isinstance(fields, dict):
+            raise ValueError(f"fields must be a dict of TrainConfig fields; got {fields!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown} (written by another snnlib "
+                             f"version?); known fields: {', '.join(sorted(known))}")
+        return cls(**fields)
+
+
+def load_config_dataset(config: TrainConfig, *, progress: bool = True):
+    """The :class:`snnlib.data.SpikeDataset` of a run: ``load_dataset(config.dataset,
+    seed=config.seed, index_lists=True, **config.data)`` (neuromorphic sets stay index lists;
+    the run's feeds build each batch). A binning progress bar shows when ``progress`` and
+    ``config.progress`` allow it and the data options do not say ``progress=False``."""
+    options = dict(config.data)  # a "progress" option of the data can only turn bars off
+    progress = bool(options.pop("progress", True)) and config.progress and progress
+    return load_dataset(config.dataset, seed=config.seed, progress=progress, index_lists=True,
+                        **options)
 
 
 PRESETS: dict[str, TrainConfig] = {

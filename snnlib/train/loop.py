@@ -21,13 +21,13 @@ import keras
 from tqdm.auto import tqdm
 
 from snnlib.atomic import write_atomic
-from snnlib.data import load_dataset
 from snnlib.data.feed import make_feeds
 from snnlib.layers.classifier import SNNClassifier
 from snnlib.train.checkpoint import checkpoint_callback, fingerprint, restore_latest
-from snnlib.train.config import TrainConfig
+from snnlib.train.config import TrainConfig, load_config_dataset
 from snnlib.train.distribute import (adapt_for_multiworker, distribute_options, is_chief,
                                      make_strategy)
+from snnlib.train.run import save_model, write_config
 from snnlib.train.stream import evaluation_stream, input_capacity, input_form, training_stream
 from snnlib.train.tensorboard import tensorboard_callback
 
@@ -110,16 +110,16 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     Returns:
         ``{"config", "dataset", "history" (one dict per epoch), "test_accuracy",
         "test_loss", "wall_time_s", "model"}`` (+ ``"resumed_from_step"`` when resuming).
-        With ``out_dir`` set, ``history.csv`` and ``metrics.json`` are written there
-        (atomically, after every epoch / at the end).
+        With ``out_dir`` set, the run directory is written there (:mod:`snnlib.train.run`,
+        atomically): ``config.json`` at the start, ``history.csv`` after every epoch,
+        ``model.keras`` and ``metrics.json`` at the end; :func:`snnlib.load_run` reads it.
     """
     keras.utils.set_random_seed(config.seed)
     t0 = time.perf_counter()
+    if config.out_dir and is_chief():
+        write_config(config.out_dir, config)
     if dataset is None:
-        options = dict(config.data)  # a "progress" option of the data can only turn bars off
-        progress = bool(options.pop("progress", True)) and config.progress
-        dataset = load_dataset(config.dataset, seed=config.seed, progress=progress,
-                               index_lists=True, **options)
+        dataset = load_config_dataset(config)
     strategy = make_strategy(config.strategy)
     equal_shares = strategy is not None
     train_feed, test_feed = make_feeds(dataset, augment=config.augment, seed=config.seed)
@@ -183,6 +183,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
         "wall_time_s": wall, "input_capacity": s_in, **extra,
     }
     if config.out_dir:
+        if is_chief():  # the other workers hold the same weights
+            save_model(config.out_dir, model)
         write_atomic(Path(config.out_dir) / "metrics.json", json.dumps(result, indent=2))
     result["model"] = model
     return result

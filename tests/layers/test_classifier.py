@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -61,3 +63,30 @@ def test_invalid_arguments():
     with pytest.raises(ValueError, match="max_activity"):
         sparse_sizes_for([4, 5, 3], 1.5, None)
     assert sparse_sizes_for([1152, 980, 10], 0.05, 32) == [32, 48, 10]
+
+
+@pytest.mark.parametrize("options", [dict(readout="leaky"), dict(rule="eprop"),
+                                     dict(impl="sparse_ops", max_activity=0.5, th2=0.9)])
+def test_keras_file_round_trip_restores_weights_and_outputs(rng, tmp_path, options):
+    import keras
+
+    options = dict(options)
+    params = LIFParams(alpha=0.9, th2=options.pop("th2", None))
+    model = SNNClassifier([12, 16, 3], params, seed=3, **options)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    x, _ = _data(rng)
+    model(x)
+    model.optimizer.build(model.trainable_variables)
+    saved = [*model.weights, *model.optimizer.variables]
+    for w in saved:  # not the seeded initial values: the file must carry them
+        w.assign(w * 1.5 + 1)
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "Skipping variable loading"
+        loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded) is SNNClassifier and loaded.get_config() == model.get_config()
+    restored = [*loaded.weights, *loaded.optimizer.variables]
+    assert len(restored) == len(saved) > len(model.weights) > 0
+    for a, b in zip(saved, restored):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())

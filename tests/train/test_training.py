@@ -89,7 +89,7 @@ class _Loaded(Exception):
     (False, {"progress": True}, False)])
 def test_the_data_progress_bar_follows_the_run_and_the_data_option(monkeypatch, config_progress,
                                                                   data, expected):
-    import snnlib.train.loop
+    import snnlib.train.config
 
     seen = {}
 
@@ -97,7 +97,7 @@ def test_the_data_progress_bar_follows_the_run_and_the_data_option(monkeypatch, 
         seen.update(kwargs)
         raise _Loaded
 
-    monkeypatch.setattr(snnlib.train.loop, "load_dataset", fake_load)
+    monkeypatch.setattr(snnlib.train.config, "load_dataset", fake_load)
     config = TrainConfig.from_preset("tiny", progress=config_progress, data=data)
     with pytest.raises(_Loaded):
         train_and_evaluate(config)
