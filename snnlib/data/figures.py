@@ -53,6 +53,19 @@ def event_scatter(events: np.ndarray, *, title: str = "event recording", bin_us:
     return fig
 
 
+def _draw_frame(ax, counts: np.ndarray, scale: int) -> None:
+    """One event frame ``counts [P, H, W]``: ON events red, OFF events blue, white background."""
+    rgb = np.ones(counts.shape[1:] + (3,))
+    on = counts[-1] / scale
+    off = counts[0] / scale if counts.shape[0] > 1 else np.zeros_like(on)
+    rgb[..., 1] -= np.clip(2 * (on + off), 0, 1)
+    rgb[..., 0] -= np.clip(2 * off, 0, 1)
+    rgb[..., 2] -= np.clip(2 * on, 0, 1)
+    ax.imshow(np.clip(rgb, 0, 1), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def event_frames(events: np.ndarray, sensor_size, *, frame_ms: float = 30.0, n_frames: int = 10,
                  title: str | None = None):
     """Event frames: events accumulated over windows of ``frame_ms``, ON in red, OFF in blue.
@@ -65,19 +78,35 @@ def event_frames(events: np.ndarray, sensor_size, *, frame_ms: float = 30.0, n_f
     fig, axes = figure(ncols, nrows, width=2.0, height=2.2 + 0.4 / nrows)
     scale = max(int(counts.max()), 1)
     for k, ax in enumerate(axes.ravel()):
-        ax.set_xticks([])
-        ax.set_yticks([])
         if k >= n_frames:
             ax.axis("off")
             continue
-        rgb = np.ones(counts.shape[2:] + (3,))
-        on = counts[k, -1] / scale
-        off = counts[k, 0] / scale if counts.shape[1] > 1 else np.zeros_like(on)
-        rgb[..., 1] -= np.clip(2 * (on + off), 0, 1)
-        rgb[..., 0] -= np.clip(2 * off, 0, 1)
-        rgb[..., 2] -= np.clip(2 * on, 0, 1)
-        ax.imshow(np.clip(rgb, 0, 1), interpolation="nearest")
+        _draw_frame(ax, counts[k], scale)
         ax.set_title(f"{k * frame_ms:g}-{(k + 1) * frame_ms:g} ms", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def variant_frames(variants: dict, sensor_size, *, frame_ms: float = 50.0, n_frames: int = 6,
+                   title: str | None = None):
+    """One row of event frames per variant of a recording (e.g. before and after each
+    augmentation): ``variants`` maps a row label to its events (times from 0); all rows share
+    one colour scale, so dropped events show as a paler frame."""
+    frames = {name: frame_counts(ev, sensor_size, frame_us=frame_ms * 1000.0, n_frames=n_frames,
+                                 t0=0.0)
+              for name, ev in variants.items()}
+    scale = max(max(int(c.max()) for c in frames.values()), 1)
+    fig, axes = figure(int(n_frames), len(frames), width=1.5, height=1.6)
+    axes = np.asarray(axes).reshape(len(frames), int(n_frames))
+    for row, (name, counts) in zip(axes, frames.items()):
+        for k, ax in enumerate(row):
+            _draw_frame(ax, counts[k], scale)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=8)
+            if row is axes[0]:
+                ax.set_title(f"{k * frame_ms:g}-{(k + 1) * frame_ms:g} ms", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
