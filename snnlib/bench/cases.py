@@ -40,6 +40,10 @@ class BenchCase:
             never masked); ``None`` lists every non-spiking neuron as a candidate.
         weight_mul: initialisation scale (seed: 1.0 for the NMNIST runs, 2.0 for the
             multi-IPU runs); it sets how active the random network is.
+        target_activity: the mean firing rate the hidden layers are calibrated to (the
+            ``real_activity`` preset); ``None``: no calibration.
+        layer_scales: one factor per LIF layer applied to the initial weights (what the
+            calibration found; ``None``: all 1).
         seed: data and weight seed.
         sweep: name of the sweep the case belongs to (for plots).
     """
@@ -55,11 +59,21 @@ class BenchCase:
     input_activity: float | None = None
     th2: float | None = 0.9
     weight_mul: float = 1.0
+    target_activity: float | None = None
+    layer_scales: tuple[float, ...] | None = None
     seed: int = 0
     sweep: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.layer_scales is not None:
+            scales = tuple(float(s) for s in self.layer_scales)
+            if len(scales) != len(self.hidden) + 1 or not all(s > 0 for s in scales):
+                raise ValueError(f"layer_scales must hold {len(self.hidden) + 1} positive "
+                                 f"factors (one per LIF layer); got {self.layer_scales!r}")
+            object.__setattr__(self, "layer_scales", scales)
+        if self.target_activity is not None and not 0 < self.target_activity < 1:
+            raise ValueError(f"target_activity must be in (0, 1); got {self.target_activity!r}")
         if not (self.impl in BENCH_IMPLS or self.impl.startswith("peer:")):
             raise ValueError(f"impl must be one of {BENCH_IMPLS} or 'peer:<name>'; got {self.impl!r}")
         for name in ("n_in", "n_out", "n_steps", "batch_size", "input_capacity"):
@@ -87,6 +101,11 @@ class BenchCase:
         return (self.n_in, self.n_out, self.n_steps, self.batch_size, self.input_capacity,
                 round(self.activity_in, 12), self.seed)
 
+    def network_key(self) -> tuple:
+        """Cases with equal keys share a network and its data, so one calibration serves
+        them all (dense, dense_xla, sparse and peers of one target activity)."""
+        return (*self.data_key(), tuple(self.hidden), self.weight_mul, self.target_activity)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -109,11 +128,11 @@ def _grid(sweep: str, impls: Sequence[str], activities: Iterable[float], **base)
     return cases
 
 
-# The seed's multi_layer benchmark network; with weight_mul 3 its hidden layers fire at
-# about 1.7-2.9 % (measured, issue 15), with the seed's weight_mul 1 they are nearly silent.
+# The seed's multi_layer benchmark network. With the seed's initialisation (weight_mul 1) its
+# hidden layers are nearly silent (0.06 %, 0, 0): the real_activity and seed_point presets
+# calibrate them to a target rate (snnlib.bench.calibrate).
 SEED_NETWORK = dict(n_in=1152, hidden=(980,) * 3, n_out=10, n_steps=100, batch_size=48,
                     input_capacity=32)
-SEED_POINT_WEIGHT_MUL = 3.0
 
 
 def _seed_sweeps(impls, *, n_in=1152, hidden=980, layers=3, n_out=10, t=100, batch=48,
@@ -138,8 +157,8 @@ def _seed_sweeps(impls, *, n_in=1152, hidden=980, layers=3, n_out=10, t=100, bat
 
 def _seed_point(impls) -> dict:
     keep = [i for i in impls if i in ("dense", "dense_xla", "sparse_layer")]
-    return {"seed": [dataclasses.replace(c, sweep="seed", weight_mul=SEED_POINT_WEIGHT_MUL)
-                     for c in _grid("seed", keep, (0.05,), **SEED_NETWORK)]}
+    return {"seed": [dataclasses.replace(c, sweep="seed", target_activity=0.05)
+                     for c in _grid("seed", keep, (0.1,), **SEED_NETWORK)]}
 
 
 def _tiny(impls) -> dict:
@@ -149,6 +168,21 @@ def _tiny(impls) -> dict:
     keep = {"dense", "sparse_layer"} | {i for i in impls if i.startswith("peer:")}
     return {name: cases if name == "activity" else [c for c in cases if c.impl in keep]
             for name, cases in sweeps.items()}
+
+
+REAL_ACTIVITY_TARGETS = (0.01, 0.02, 0.05, 0.1)
+
+
+def _real_activity(impls) -> dict:
+    """The seed's multi_layer network calibrated to each target activity; the sparse
+    implementations at a capacity of twice the target, dense paths and peers once per target."""
+    keep = [i for i in impls if i in ("dense", "dense_xla", "sparse_layer", "sparse_ops")
+            or i.startswith("peer:")]
+    cases = []
+    for target in REAL_ACTIVITY_TARGETS:
+        for case in _grid("real_activity", keep, (min(2 * target, 1.0),), **SEED_NETWORK):
+            cases.append(dataclasses.replace(case, target_activity=target))
+    return {"real_activity": cases}
 
 
 def _seed_subset(*names: str):
@@ -164,6 +198,7 @@ BENCH_PRESETS: dict[str, Callable[[tuple], dict[str, list[BenchCase]]]] = {
     "seq_len": _seed_subset("seq_len"),
     "full": _seed_sweeps,
     "seed_point": _seed_point,
+    "real_activity": _real_activity,
 }
 
 
@@ -178,10 +213,15 @@ def preset_sweeps(preset: str, impls: Sequence[str] = BENCH_IMPLS) -> dict[str, 
     * ``batch``, ``neurons``, ``seq_len``: the seed's batch sweep (24 to 384), a hidden-width
       sweep and a sequence-length sweep around the multi_layer network at 5 % activity.
     * ``full``: all of the above (real hardware: hours on 2 cores).
-    * ``seed_point``: one point of the seed's multi_layer network with its hidden layers
-      really active (``weight_mul = 3``; 5 % capacity; ``dense``, ``dense_xla`` and
-      ``sparse_layer`` of ``impls``): seconds to a minute, so that a short report shows the
-      sparse path where sparsity pays. The records carry the measured activity per layer.
+    * ``seed_point``: one point of ``real_activity``: the seed's multi_layer network calibrated
+      to 5 % hidden activity, sparse_layer at 10 % capacity (``dense``, ``dense_xla`` and
+      ``sparse_layer`` of ``impls``): about a minute, so that a short report shows the sparse
+      path at a real activity. The records carry the measured activity per layer.
+    * ``real_activity``: the seed's multi_layer network with its hidden layers calibrated to
+      fire at 1, 2, 5 and 10 % (``target_activity``; the runner scales each layer's initial
+      weights, :func:`snnlib.bench.calibrate.calibrate_layer_scales`), the sparse
+      implementations at a capacity of twice the target; dense paths and peers time the same
+      calibrated networks. (``multi_layer``'s ``activity`` sweep varies only the capacity.)
     """
     return choose(BENCH_PRESETS, preset, "bench preset")(tuple(impls))
 

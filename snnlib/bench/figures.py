@@ -154,34 +154,80 @@ def roofline(records):
     return fig
 
 
-def seed_point_speedups(records, mode: str = "train") -> list[tuple[float, dict, dict]]:
-    """``(speed-up, sparse_layer record, fastest dense record)`` for each sparse_layer record
-    of the ``seed`` sweep (``preset_cases("seed_point")``); empty without a dense record."""
-    rows = ok_records(records, mode=mode, sweep="seed")
-    dense = [r for r in rows if r["impl"] in ("dense", "dense_xla")]
-    if not dense:
-        return []
-    base = min(dense, key=lambda r: r["step_ms_median"])
-    return [(base["step_ms_median"] / r["step_ms_median"], r, base)
-            for r in rows if r["impl"] == "sparse_layer"]
+CALIBRATED_SWEEPS = ("seed", "real_activity")
 
 
-def _seed_point_conclusions(records, mode: str) -> list[str]:
-    """Sentences on the ``seed`` sweep: sparse_layer against the fastest dense step on the
-    seed-sized network, at the activity measured in the step."""
-    lines = []
-    for speedup, r, base in seed_point_speedups(records, mode):
-        net = "-".join(str(n) for n in [r["n_in"], *r["hidden"], r["n_out"]])
+def measured_speedups(records, mode: str = "train",
+                      sweeps: Sequence[str] = CALIBRATED_SWEEPS) -> list[dict]:
+    """One row per sparse record of the calibrated networks (``seed_point``, ``real_activity``):
+    its speed-up over the fastest dense step of the same network and target, against the
+    hidden-layer activity measured during its timed steps.
+
+    Returns:
+        ``[{"impl", "target", "measured", "speedup", "ms", "dense_ms", "dense_impl",
+        "dropped", "record"}]`` (``measured``: mean over the hidden layers; ``dropped``: spikes
+        dropped per step and sample, all layers), sorted by measured activity.
+    """
+    rows = [r for r in ok_records(records, mode=mode) if r.get("sweep") in sweeps]
+    out = []
+    for r in rows:
+        if r["impl"] not in ("sparse_ops", "sparse_layer"):
+            continue
+        same = [d for d in rows if d["impl"] in ("dense", "dense_xla")
+                and d.get("target_activity") == r.get("target_activity")
+                and d["hidden"] == r["hidden"] and d["sweep"] == r["sweep"]]
         activity = r.get("activity") or []
-        measured = ("measured hidden activity " + " / ".join(f"{a:.1%}" for a in activity[:-1])
-                    if activity and None not in activity else "activity not measured")
-        dropped = sum(r.get("overflow") or [])
+        if not same or not activity or None in activity:
+            continue
+        base = min(same, key=lambda d: d["step_ms_median"])
+        out.append({"impl": r["impl"], "target": r.get("target_activity"),
+                    "measured": statistics.fmean(activity[:-1]) if len(activity) > 1 else activity[0],
+                    "speedup": base["step_ms_median"] / r["step_ms_median"],
+                    "ms": r["step_ms_median"], "dense_ms": base["step_ms_median"],
+                    "dense_impl": base["impl"], "dropped": sum(r.get("overflow") or []),
+                    "record": r})
+    return sorted(out, key=lambda row: row["measured"])
+
+
+def speedup_vs_measured_activity(records, mode: str = "train"):
+    """The headline: speed-up of the sparse implementations over the fastest dense step of the
+    same calibrated network, against the hidden activity measured in the timed steps."""
+    rows = measured_speedups(records, mode)
+    fig, axes = figure(1, 1, width=6.0, height=3.6)
+    ax = axes[0, 0]
+    for impl in sorted({row["impl"] for row in rows}):
+        mine = [row for row in rows if row["impl"] == impl]
+        ax.plot([100 * row["measured"] for row in mine], [row["speedup"] for row in mine],
+                label=impl, **_style(impl))
+        for row in mine:
+            ax.annotate(f"{row['speedup']:.1f}x", (100 * row["measured"], row["speedup"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="measured hidden-layer activity (%)", ylabel="speed-up vs fastest dense",
+           title=f"{mode} step at real activity (calibrated seed network)")
+    ax.set_xscale("log")
+    if rows:
+        ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _measured_conclusions(records, mode: str) -> list[str]:
+    """Sentences on the calibrated networks: each sparse record against the fastest dense step
+    of the same network, at the activity measured in the step."""
+    lines = []
+    for row in measured_speedups(records, mode):
+        r = row["record"]
+        net = "-".join(str(n) for n in [r["n_in"], *r["hidden"], r["n_out"]])
+        layers = " / ".join(f"{a:.1%}" for a in r["activity"][:-1])
+        target = f"target {row['target']:.0%}, " if row["target"] is not None else ""
         lines.append(
-            f"Seed-sized network {net} (T {r['n_steps']}, batch {r['batch_size']}, weight_mul "
-            f"{r['weight_mul']:g}): sparse_layer at capacity {r['max_activity']:.0%} and "
-            f"{measured} ({dropped:.1f} spikes dropped per step and sample) took "
-            f"{r['step_ms_median']:.1f} ms per {mode} step, {speedup:.2f}x the fastest dense "
-            f"step ({base['impl']}, {base['step_ms_median']:.1f} ms).")
+            f"Network {net} (T {r['n_steps']}, batch {r['batch_size']}), {target}measured hidden "
+            f"activity {layers}: {row['impl']} at capacity {r['max_activity']:.0%} "
+            f"({row['dropped']:.1f} spikes dropped per step and sample) took {row['ms']:.1f} ms "
+            f"per {mode} step, {row['speedup']:.2f}x the fastest dense step "
+            f"({row['dense_impl']}, {row['dense_ms']:.1f} ms).")
     return lines
 
 
@@ -213,7 +259,7 @@ def conclusions(records, mode: str = "train") -> list[str]:
             ratio = dense[0]["step_ms_median"] / fastest["step_ms_median"]
             lines.append(f"Our dense step takes {ratio:.2f}x the time of the fastest peer "
                          f"({fastest['impl']}, {fastest['step_ms_median']:.2f} ms).")
-    lines += _seed_point_conclusions(records, mode)
+    lines += _measured_conclusions(records, mode)
     spreads = [r["step_ms_spread"] for r in ok_records(records) if "step_ms_spread" in r]
     if spreads:
         lines.append(f"Median relative spread (IQR / median) of the timings: "

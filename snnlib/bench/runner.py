@@ -21,7 +21,10 @@ mark only ever rises: ``rss_delta_mb`` is then a lower bound (0 once an earlier 
 more). ``memory_method`` says which was used.
 
 Data: :func:`snnlib.bench.cases.bench_inputs`, identical for every implementation
-(``input_sha256`` in every record). Peers (``peer:<name>``) always run in a worker process of
+(``input_sha256`` in every record); the sparse implementations take it as index lists built
+before the timed steps (:func:`model_inputs`), as the training loop's data pipeline feeds them.
+A case with a ``target_activity`` is first calibrated (:mod:`snnlib.bench.calibrate`) and the
+same calibrated weights serve every implementation and peer of that network. Peers (``peer:<name>``) always run in a worker process of
 their own that never imports TensorFlow (:mod:`snnlib.bench.peers`).
 
 Every record carries the machine (:func:`machine_info`), the TF/Keras versions, the
@@ -45,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from snnlib import ops
+from snnlib.bench.calibrate import calibrated
 from snnlib.bench.cases import MODES, BenchCase, array_sha256, bench_inputs
 from snnlib.bench.peers import run_peer_case
 from snnlib.bench.roofline import roofline_fields
@@ -52,6 +56,7 @@ from snnlib.bench.timing import maxrss_mb, measure_memory_bandwidth, summarize, 
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import SNNClassifier
 from snnlib.runtime import PEER_WORKER_ENV
+from snnlib.spikes import dense_to_sparse_np
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +102,20 @@ def build_bench_model(case: BenchCase, lr: float = 1e-3):
                           seed=case.seed)
     model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=case.impl == "dense_xla")
     model.build((None, None, case.n_in))
+    for kernel, scale in zip(model.stack.kernels, case.layer_scales or ()):
+        kernel.assign(kernel * scale)  # the calibrated network (real_activity preset)
     model.optimizer.build(model.trainable_variables)
     return model
+
+
+def model_inputs(case: BenchCase, x_np: np.ndarray):
+    """What the training loop feeds the case's implementation: the rasters for the dense paths,
+    the index lists ``{"ids", "counts"}`` of capacity ``input_capacity`` for the sparse ones
+    (built once, outside the timed step, as the data pipeline does)."""
+    if case.impl in ("dense", "dense_xla"):
+        return tf.constant(x_np)
+    spikes, _ = dense_to_sparse_np(x_np, case.input_capacity)
+    return {"ids": tf.constant(spikes.ids), "counts": tf.constant(spikes.counts)}
 
 
 def run_case(case: BenchCase, *, modes: Sequence[str] = MODES, warmup: int = 2,
@@ -127,7 +144,7 @@ def run_case(case: BenchCase, *, modes: Sequence[str] = MODES, warmup: int = 2,
     model = build_bench_model(case)
     base["sparse_sizes"] = model.sparse_sizes
     base["n_params"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_variables))
-    x, y = tf.constant(x_np), tf.constant(y_np)
+    x, y = model_inputs(case, x_np), tf.constant(y_np)
     xla = case.impl == "dense_xla"
     rss_ready = maxrss_mb()
     records = []
@@ -192,9 +209,15 @@ def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, w
     machine = machine_info()
     bw = measure_memory_bandwidth() if bandwidth else None
     data_cache: dict[tuple, tuple] = {}
+    scales: dict[tuple, tuple] = {}
     measured: dict[BenchCase, list[dict]] = {}
     records = []
     for i, case in enumerate(cases):
+        if case.target_activity is not None:
+            key = case.data_key()
+            if key not in data_cache:
+                data_cache[key] = bench_inputs(case)
+            case = calibrated(case, data_cache[key][0], scales)
         same = dataclasses.replace(case, sweep="")
         if same in measured:  # shared by two sweeps: measured once, recorded under both
             records.extend({**r, "sweep": case.sweep} for r in measured[same])

@@ -71,6 +71,10 @@ def time_torch_case(case, build_network, *, peer: str, version: str, modes, warm
     rss0 = maxrss_mb()
     torch.manual_seed(case.seed)
     net = build_network(case.sizes, seed=case.seed, params=LIFParams(weight_mul=case.weight_mul))
+    if case.layer_scales is not None:  # the calibrated network of the real_activity preset
+        with torch.no_grad():
+            for param, scale in zip(net.parameters(), case.layer_scales):
+                param.mul_(float(scale))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     base["n_params"] = int(sum(p.numel() for p in net.parameters()))
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(1, 0, 2)))
