@@ -52,19 +52,8 @@ def atomic_open(path, mode: int | None = None):
 
     ``mode``: permission bits of the new file (default ``0o666 & ~umask``, as ``open()``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, mode) as tmp, open(tmp, "wb") as fh:
+        yield fh
 
 
 def write_atomic(path, data: str | bytes, mode: int | None = None) -> None:
