@@ -197,8 +197,9 @@ def speedup_vs_measured_activity(records, mode: str = "train"):
     ax = axes[0, 0]
     for impl in sorted({row["impl"] for row in rows}):
         mine = [row for row in rows if row["impl"] == impl]
+        color, marker = _style(impl)
         ax.plot([100 * row["measured"] for row in mine], [row["speedup"] for row in mine],
-                label=impl, **_style(impl))
+                marker=marker, color=color, label=impl)
         for row in mine:
             ax.annotate(f"{row['speedup']:.1f}x", (100 * row["measured"], row["speedup"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
