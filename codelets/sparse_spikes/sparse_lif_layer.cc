@@ -51,14 +51,14 @@ constexpr int64_t kBlock = 64;
 absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, const char* op,
                            const char* ids_name, const char* counts_name) {
   if (ids.dims() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must be rank 3 [time, batch, S]; got ",
-                                                   ids.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", ids_name, " must be rank 3 [time, batch, S]; got ", ids.shape().DebugString()));
   }
   if (counts.dims() != 3 || counts.dim_size(2) != 2 || counts.dim_size(0) != ids.dim_size(0) ||
       counts.dim_size(1) != ids.dim_size(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", counts_name, " must have shape [time, batch, 2] = [",
-                                                   ids.dim_size(0), ", ", ids.dim_size(1), ", 2]; got ",
-                                                   counts.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", counts_name, " must have shape [time, batch, 2] = [", ids.dim_size(0), ", ",
+        ids.dim_size(1), ", 2]; got ", counts.shape().DebugString()));
   }
   const int64_t rows = ids.dim_size(0) * ids.dim_size(1), cap = ids.dim_size(2);
   const int32_t* id = ids.flat<int32_t>().data();
@@ -74,7 +74,8 @@ absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, c
       const int32_t v = id[r * cap + i];
       if (v < 0 || v >= n) {
         return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must lie in [0, ", n,
-                                                       "); got ", v, " at flat row ", r, ", slot ", i));
+                                                       "); got ", v, " at flat row ", r, ", slot ",
+                                                       i));
       }
     }
   }
@@ -92,8 +93,9 @@ struct Constants {
 template <typename T>
 absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
   if (t.dims() != 1 || t.dim_size(0) != 5) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": constants must be [alpha, gain, th1, th2, beta] (shape [5]); got ", t.shape().DebugString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": constants must be [alpha, gain, th1, th2, beta] (shape [5]); got ",
+                     t.shape().DebugString()));
   }
   const T* c = t.flat<T>().data();
   *k = Constants<T>{c[0], c[1], c[2], c[3], c[4]};
@@ -143,7 +145,7 @@ struct LayerArgs {
 // The panel of one neuron block: panel[j * kBlock + k] = W[n0 + k, j] (the block's weights,
 // transposed so that the row of input j is 64 contiguous values); columns k >= nb are zero.
 template <typename T>
-inline __attribute__((always_inline)) void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
+SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
   const int64_t nb = std::min(kBlock, a.n - n0);
   if (nb < kBlock) std::fill(panel, panel + a.n_in * kBlock, T(0));
   for (int64_t k = 0; k < nb; ++k) {
@@ -157,10 +159,9 @@ inline __attribute__((always_inline)) void LoadPanel(const LayerArgs<T>& a, int6
 // candidate masks of every (row, block), the potentials of flagged neurons into `v_flagged`
 // (other entries are never read), and all potentials into `v_all` when it is not null.
 template <typename T>
-inline __attribute__((always_inline)) void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start,
-                                                             int64_t end, T* panel,
-                                                             uint64_t* spk_mask, uint64_t* cand_mask,
-                                                             T* v_flagged, T* v_all) {
+SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
+                                     uint64_t* spk_mask, uint64_t* cand_mask, T* v_flagged,
+                                     T* v_all) {
   using V = typename Vec64<T>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T v[kBlock];
@@ -214,7 +215,7 @@ inline __attribute__((always_inline)) void ForwardBlocksImpl(const LayerArgs<T>&
 //   part[r, i]     += W^T[id, block] . dI   for input slots i < counts[r, 1] (if part)
 // At the end of a block its dW panel is written to the rows n0 .. n0 + nb of `gw` (out, in).
 template <typename T>
-inline __attribute__((always_inline)) void BackwardBlocksImpl(
+SNNLIB_INLINE void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
     const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw, T* part) {
   using V = typename Vec64<T>::type;
@@ -248,7 +249,8 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
         const int32_t* in_ids = a.ids + r * a.s_in;
         for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
           T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kBlock;
-          for (int j = 0; j < kVecs; ++j) StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
+          for (int j = 0; j < kVecs; ++j)
+            StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
         }
         if (part) {
           for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
@@ -302,15 +304,12 @@ REGISTER_OP("SnnlibSparseLifLayer")
     .Output("potentials: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayer";
-      ShapeHandle w, ids, counts, values;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
-      s = c->WithRank(c->input(1), 3, &ids);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_ids must be rank 3 [time, batch, S_in]"));
-      s = c->WithRank(c->input(2), 3, &counts);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_counts must be rank 3 [time, batch, 2]"));
-      s = c->WithRank(c->input(3), 3, &values);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_values must be rank 3 [time, batch, S_in]"));
+      ShapeHandle w, ids, counts;
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(out, in)", &w},
+                                           {1, 3, "in_ids", "[time, batch, S_in]", &ids},
+                                           {2, 3, "in_counts", "[time, batch, 2]", &counts},
+                                           {3, 3, "in_values", "[time, batch, S_in]"},
+                                           {4, 1, "constants", "[5]"}}));
       int64_t cap;
       bool potentials;
       TF_RETURN_IF_ERROR(c->GetAttr("capacity", &cap));
@@ -363,10 +362,15 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayerGrad";
       ShapeHandle w;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
-      }
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(out, in)", &w},
+                                           {1, 3, "in_ids", "[time, batch, S_in]"},
+                                           {2, 3, "in_counts", "[time, batch, 2]"},
+                                           {3, 3, "out_ids", "[time, batch, S]"},
+                                           {4, 3, "out_counts", "[time, batch, 2]"},
+                                           {5, 3, "v_listed", "[time, batch, S]"},
+                                           {6, 3, "grad_values", "[time, batch, S]"},
+                                           {7, 3, "grad_potentials", "[time, batch, N]"},
+                                           {8, 1, "constants", "[5]"}}));
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
       c->set_output(0, c->input(0));
@@ -471,8 +475,8 @@ class SparseLifLayerOp : public OpKernel {
     const int32_t* cnt = in_counts.flat<int32_t>().data();
     int64_t total_in = 0;
     for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids, cnt,
-                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids,
+                            cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
     // Phase 1: per neuron block, its weight panel, then the membrane recursion of every
     // sample over all steps (the panel stays in cache).
@@ -515,7 +519,8 @@ class SparseLifLayerOp : public OpKernel {
           }
         }
         std::fill(slot_v + kept, slot_v + s_out, T(0));
-        FinishList(kept, n_spk, spikes, s_out, slot_id, o_val + r * s_out, o_cnt + 2 * r, o_drop + r);
+        FinishList(kept, n_spk, spikes, s_out, slot_id, o_val + r * s_out, o_cnt + 2 * r,
+                   o_drop + r);
       }
     });
   }
@@ -555,7 +560,8 @@ class SparseLifLayerGradOp : public OpKernel {
     const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
     const int64_t s_out = out_ids.dim_size(2);
     OP_REQUIRES(ctx, out_ids.dim_size(0) == t_len && out_ids.dim_size(1) == batch,
-                absl::InvalidArgumentError(absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
+                absl::InvalidArgumentError(
+                    absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
     // Absent only as exactly [0, 0, 0] (what the registered gradient passes); otherwise
     // [time, batch, N] exactly (which may itself have no elements).
     const bool absent = grad_pot.shape() == TensorShape({0, 0, 0});
@@ -606,8 +612,8 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* o_v = v_listed.flat<T>().data();
     const T* g = grad_values.flat<T>().data();
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids, i_cnt,
-                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
+                            i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
     const int64_t per_group = (n_blocks + groups - 1) / groups;
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
