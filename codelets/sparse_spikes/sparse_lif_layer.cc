@@ -2,8 +2,9 @@
 // index lists (the seed's "sparse_layer", fused per layer; DESIGN.md sections 3-5).
 //
 // Time-major shapes: input spikes (in_ids [T, B, S_in], in_counts [T, B, 2]), weights
-// W [N, N_in] (out, in). Forward, per sample b and step t (c = (1 - alpha) * gain):
-//   I_t[n] = sum_{i < in_counts[t, b, 0]} W[n, in_ids[t, b, i]]
+// W [N_in, N] (in, out: the Keras kernel layout, so an input spike selects the contiguous row
+// W[id, :]). Forward, per sample b and step t (c = (1 - alpha) * gain):
+//   I_t[n] = sum_{i < in_counts[t, b, 0]} W[in_ids[t, b, i], n]
 //   V_t[n] = alpha * (V_{t-1}[n] >= th1 ? 0 : V_{t-1}[n]) + c * I_t[n]        (V_{-1} = 0)
 //   out    = spikes (V >= th1) ascending, then candidates (th2 <= V < th1) ascending, <= S slots
 // Outputs: out_ids [T, B, S], out_counts [T, B, 2], out_values [T, B, S] (1 for spikes),
@@ -16,17 +17,19 @@
 //   h_t[n]  = g_t[i] / (beta |V_t[n] - th1| + 1)^2 for listed n = out_ids[t, b, i], i < counts1
 //   dV_t    = h_t + alpha * dV_{t+1}            (reset under stop-gradient: dV_t/dV_{t-1} = alpha)
 //   dI_t    = c * dV_t
-//   dW[n, in_ids[t, b, i]] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
-//   g_in[t, b, i] = sum_n W[n, in_ids[t, b, i]] dI_t[n]  for i < in_counts[t, b, 1]
+//   dW[in_ids[t, b, i], n] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
+//   g_in[t, b, i] = sum_n W[in_ids[t, b, i], n] dI_t[n]  for i < in_counts[t, b, 1]
+// so dW is nonzero only on the rows of input neurons that spiked.
 //
-// Work layout: all work runs over blocks of 64 neurons. A block's weights are copied once
-// per call into a panel [in, 64] (transposed, so that a gathered input row is 64 contiguous
-// values) that stays in cache while the thread walks through every sample and step. The
+// Work layout: all work runs over blocks of 64 neurons. A block's weights, the 64-wide
+// column slab W[:, n0 : n0 + 64], are copied once per call (one contiguous row segment per
+// input) into a panel [in, 64] that stays in cache while the thread walks through every
+// sample and step. The
 // forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates) and
 // writes potentials only for flagged neurons; the selection then reads masks, not the dense
 // potentials. The backward pass runs the reverse-time filter, the weight gradient (into a
-// per-block panel, written back to (out, in) rows once) and the input slot gradient in one
-// sweep per block, without any dense [T, B, N] buffer or full-matrix transpose.
+// per-block panel, written back once as the row segments dW[j, n0 : n0 + 64]) and the input
+// slot gradient in one sweep per block, without any dense [T, B, N] buffer or transpose.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -136,21 +139,21 @@ absl::Status CheckListedFinite(const Tensor& t, const Tensor& counts, const char
 template <typename T>
 struct LayerArgs {
   int64_t n, n_in, t_len, batch, s_in, n_blocks;
-  const T* w;              // weights (out, in)
+  const T* w;              // weights [in, out] = [n_in, n]
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
   T alpha, scale, th1, th2, beta;
 };
 
-// The panel of one neuron block: panel[j * kBlock + k] = W[n0 + k, j] (the block's weights,
-// transposed so that the row of input j is 64 contiguous values); columns k >= nb are zero.
+// The panel of one neuron block: panel[j * kBlock + k] = W[j, n0 + k] (row j of the panel is
+// the contiguous segment W[j, n0 : n0 + nb]); columns k >= nb are zero.
 template <typename T>
 SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
   const int64_t nb = std::min(kBlock, a.n - n0);
-  if (nb < kBlock) std::fill(panel, panel + a.n_in * kBlock, T(0));
-  for (int64_t k = 0; k < nb; ++k) {
-    const T* row = a.w + (n0 + k) * a.n_in;
-    for (int64_t j = 0; j < a.n_in; ++j) panel[j * kBlock + k] = row[j];
+  for (int64_t j = 0; j < a.n_in; ++j) {
+    T* dst = panel + j * kBlock;
+    std::memcpy(dst, a.w + j * a.n + n0, nb * sizeof(T));
+    std::fill(dst + nb, dst + kBlock, T(0));
   }
 }
 
@@ -211,9 +214,10 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
 // Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
 //   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
 //   dI   = scale * dv
-//   dpanel[id, :]  += dI                for real input spikes (the block's dW, transposed)
-//   part[r, i]     += W^T[id, block] . dI   for input slots i < counts[r, 1] (if part)
-// At the end of a block its dW panel is written to the rows n0 .. n0 + nb of `gw` (out, in).
+//   dpanel[id, :]  += dI                for real input spikes (the block's slab of dW)
+//   part[r, i]     += W[id, block] . dI     for input slots i < counts[r, 1] (if part)
+// At the end of a block its dW panel is written to the columns n0 .. n0 + nb of `gw` [in, out]:
+// one contiguous row segment per input neuron (zero for inputs that never spiked).
 template <typename T>
 SNNLIB_INLINE void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
@@ -264,9 +268,8 @@ SNNLIB_INLINE void BackwardBlocksImpl(
         }
       }
     }
-    for (int64_t k = 0; k < nb; ++k) {
-      T* row = gw + (n0 + k) * a.n_in;
-      for (int64_t j = 0; j < a.n_in; ++j) row[j] = dpanel[j * kBlock + k];
+    for (int64_t j = 0; j < a.n_in; ++j) {
+      std::memcpy(gw + j * a.n + n0, dpanel + j * kBlock, nb * sizeof(T));
     }
   }
 }
@@ -305,7 +308,7 @@ REGISTER_OP("SnnlibSparseLifLayer")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayer";
       ShapeHandle w, ids, counts;
-      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(out, in)", &w},
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(in, out)", &w},
                                            {1, 3, "in_ids", "[time, batch, S_in]", &ids},
                                            {2, 3, "in_counts", "[time, batch, 2]", &counts},
                                            {3, 3, "in_values", "[time, batch, S_in]"},
@@ -317,18 +320,18 @@ REGISTER_OP("SnnlibSparseLifLayer")
       DimensionHandle t = c->Dim(ids, 0), b = c->Dim(ids, 1);
       TF_RETURN_IF_ERROR(c->Merge(t, c->Dim(counts, 0), &t));
       TF_RETURN_IF_ERROR(MergeBatch(c, b, c->Dim(counts, 1), op, "in_ids", "in_counts", &b));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
-      if (c->ValueKnown(c->Dim(w, 0)) && cap > c->Value(c->Dim(w, 0))) {
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "N (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "in (weights.shape[0])"));
+      if (c->ValueKnown(c->Dim(w, 1)) && cap > c->Value(c->Dim(w, 1))) {
         return absl::InvalidArgumentError(absl::StrCat(
-            op, ": capacity must be <= the layer width N (weights.shape[0]) = ",
-            c->Value(c->Dim(w, 0)), "; got ", cap));
+            op, ": capacity must be <= the layer width N (weights.shape[1]) = ",
+            c->Value(c->Dim(w, 1)), "; got ", cap));
       }
       TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->MakeDim(cap)}, op,
                                        "out_ids [time, batch, capacity]"));
       if (potentials) {
-        TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->Dim(w, 0)}, op,
-                                         "potentials [time, batch, N = weights.shape[0]]"));
+        TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->Dim(w, 1)}, op,
+                                         "potentials [time, batch, N = weights.shape[1]]"));
       }
       ShapeHandle listed = c->MakeShape({t, b, c->MakeDim(cap)});
       c->set_output(0, listed);
@@ -337,7 +340,7 @@ REGISTER_OP("SnnlibSparseLifLayer")
       c->set_output(3, c->MakeShape({t, b}));
       c->set_output(4, listed);
       if (potentials) {
-        c->set_output(5, c->MakeShape({t, b, c->Dim(w, 0)}));
+        c->set_output(5, c->MakeShape({t, b, c->Dim(w, 1)}));
       } else {
         c->set_output(5, c->MakeShape({0, 0, 0}));
       }
@@ -362,7 +365,7 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayerGrad";
       ShapeHandle w;
-      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(out, in)", &w},
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(in, out)", &w},
                                            {1, 3, "in_ids", "[time, batch, S_in]"},
                                            {2, 3, "in_counts", "[time, batch, 2]"},
                                            {3, 3, "out_ids", "[time, batch, S]"},
@@ -371,8 +374,8 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
                                            {6, 3, "grad_values", "[time, batch, S]"},
                                            {7, 3, "grad_potentials", "[time, batch, N]"},
                                            {8, 1, "constants", "[5]"}}));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "N (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "in (weights.shape[0])"));
       c->set_output(0, c->input(0));
       c->set_output(1, c->input(1));
       return absl::OkStatus();
@@ -395,16 +398,16 @@ class SparseLifLayerOp : public OpKernel {
     const Tensor& in_counts = ctx->input(2);
     const Tensor& in_values = ctx->input(3);
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
-    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
-    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
-    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
+    const int64_t n_in = weights.dim_size(0), n = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(4), op, &k));
     OP_REQUIRES(ctx, capacity_ <= n,
                 absl::InvalidArgumentError(absl::StrCat(
-                    op, ": capacity must be <= the layer width N (weights.shape[0]) = ", n,
+                    op, ": capacity must be <= the layer width N (weights.shape[1]) = ", n,
                     "; got ", capacity_)));
     const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
     const int64_t s_out = capacity_;
@@ -427,7 +430,7 @@ class SparseLifLayerOp : public OpKernel {
     T* v_all = nullptr;
     if (return_potentials_) {
       OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 5, {t_len, batch, n}, op,
-                                         "potentials [time, batch, N = weights.shape[0]]",
+                                         "potentials [time, batch, N = weights.shape[1]]",
                                          &potentials));
       v_all = potentials->flat<T>().data();
     } else {
@@ -550,9 +553,9 @@ class SparseLifLayerGradOp : public OpKernel {
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(8), op, &k));
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
-    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
-    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
-    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
+    const int64_t n_in = weights.dim_size(0), n = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSequence(out_ids, out_counts, n, op, "out_ids", "out_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(v_listed, out_ids, op, "v_listed", "out_ids"));

@@ -1,32 +1,32 @@
-// SnnlibSparseMatmul / ...Grad / ...SlotGrad: dense weights times binary sparse spikes.
+// Dense weights times binary sparse spikes, in the two weight layouts.
 //
-// Forward, weights W [out, in], spikes (ids [B, S], counts [B, 2]):
-//   y[b, n]      = sum_{i < counts[b, 0]} W[n, ids[b, i]]                         [B, out]
-//   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
-//   weights_t[u] = W[:, columns[u]]  (the columns the backward pass needs)         [U, out]
-// Backward, with g = dL/dy [B, out], in two ops (Grad: dW; SlotGrad: g_values):
-//   dW[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
-//   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]   for i < counts[b, 1], else 0
-// The `values` input carries no data in the forward pass; it connects the slot gradient.
-//
-// Layout: W stays (out, in). The forward pass reads W once, in blocks of 16 output rows x 16
-// input columns that it transposes in registers (one SIMD vector per input column); every spike
-// is then one vector add, and the columns some slot reads are kept (weights_t) so that the
-// backward pass never reads or transposes W again: the slot gradient is one contiguous dot
-// product per slot, and dW is written once, block by block, from per-column vector sums
-// transposed back. W and dW are each touched exactly once per call.
-//
-// SnnlibSparseMatmulT / ...TGrad / ...TSlotGrad: the same product with the weights stored
-// transposed, W^T [in, out] (the layout of the seed's fused layer with transpose_weights):
-//   y[b, :]          = sum_{i < counts[b, 0]} W^T[ids[b, i], :]
+// SnnlibSparseMatmulT / ...TGrad / ...TSlotGrad: the default path (sparse_matmul with
+// weights_layout="in_out"), weights W [in, out] as every network stores them (the Keras kernel
+// layout; the seed's fused layer with transpose_weights), spikes (ids [B, S], counts [B, 2]):
+//   y[b, :]          = sum_{i < counts[b, 0]} W[ids[b, i], :]                         [B, out]
 //   grad_rows[u, :]  = sum over the spikes on input neuron columns[u] of g[b, :]      [U0, out]
 //   columns          = ascending input neurons with at least one spike                [U0]
-//   g_values[b, i]   = <g[b, :], W^T[ids[b, i], :]>          for i < counts[b, 1], else 0
+//   g_values[b, i]   = <g[b, :], W[ids[b, i], :]>            for i < counts[b, 1], else 0
 // The two gradients are separate ops (TGrad: grad_rows, columns; TSlotGrad: g_values): the
 // executor may run them concurrently (no speed-up measured: both are memory-bound) and prunes
 // the one nobody needs.
 // Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
 // of the U0 rows), so neither W nor a dense dW is ever streamed whole.
+//
+// SnnlibSparseMatmul / ...Grad / ...SlotGrad: the conversion path for weights kept as
+// M = W^T [out, in] (weights_layout="out_in"; e.g. a PyTorch Linear weight):
+//   y[b, n]      = sum_{i < counts[b, 0]} M[n, ids[b, i]]                         [B, out]
+//   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
+//   weights_t[u] = M[:, columns[u]]  (the columns the backward pass needs)         [U, out]
+// Backward, with g = dL/dy [B, out], in two ops (Grad: dM; SlotGrad: g_values):
+//   dM[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
+//   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]   for i < counts[b, 1], else 0
+// The `values` input carries no data in the forward pass; it connects the slot gradient.
+// M is read once, in blocks of 16 output rows x 16 input columns that are transposed in
+// registers (one SIMD vector per input column); every spike is then one vector add, and the
+// columns some slot reads are kept (weights_t) so that the backward pass never reads or
+// transposes M again. M and a dense dM are each touched exactly once per call: at low
+// activity that traffic, not the spikes, sets its time.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
