@@ -61,3 +61,15 @@ def test_invalid_arguments():
     with pytest.raises(ValueError, match="max_activity"):
         sparse_sizes_for([4, 5, 3], 1.5, None)
     assert sparse_sizes_for([1152, 980, 10], 0.05, 32) == [32, 48, 10]
+
+
+def test_row_sparse_gradients_are_summed_before_the_optimizer():
+    from snnlib.layers.classifier import dense_gradients
+
+    # Two slices of row 1 (as the reference op or two replicas give them) and a dense one.
+    sparse = tf.IndexedSlices(tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([1, 1]),
+                              tf.constant([3, 2]))
+    dense = tf.ones([2, 2])
+    got = dense_gradients([sparse, dense])
+    np.testing.assert_array_equal(got[0].numpy(), [[0.0, 0.0], [4.0, 6.0], [0.0, 0.0]])
+    assert got[1] is dense
