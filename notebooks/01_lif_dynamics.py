@@ -62,7 +62,8 @@ rng = np.random.default_rng(seed)
 # $\vartheta_1$, after which $V$ is reset to zero. With a time step $\Delta t$ and
 # $\alpha = e^{-\Delta t/\tau}$, the exact solution for an input held constant over a step is
 # $V_t = \alpha V_{t-1} + (1-\alpha) R I_t$. The seed model writes $R = \text{gain}$ (10) and
-# takes the synaptic input from a weight matrix, $I_t = W x_t$, with no bias:
+# takes the synaptic input from a weight matrix $W$ $[in, out]$ (the Keras kernel layout),
+# $I_t = x_t W$, with no bias:
 #
 # $$V'_{t-1} = V_{t-1} - \operatorname{sg}\!\big(V_{t-1}\,H(V_{t-1}-\vartheta_1)\big), \qquad
 #   V_t = \alpha V'_{t-1} + (1-\alpha)\,\text{gain}\,I_t, \qquad S_t = H(V_t - \vartheta_1).$$

@@ -62,22 +62,23 @@ demo_params = LIFParams(alpha=0.9, weight_mul=3.0, th2=0.3)
 # DECOLLE cuts both problems at the layer boundary. Each LIF layer $l$ gets a **fixed random
 # readout** $R^l$ ($K\times N_l$) and its own loss at **every step**
 #
-# $$E^l = \frac{1}{TB}\sum_{t,b}\mathrm{CE}\big(\mathrm{softmax}(\lambda R^l S^l_t),\,y\big),$$
+# $$E^l = \frac{1}{TB}\sum_{t,b}\mathrm{CE}\big(\mathrm{softmax}(\lambda S^l_t R^l),\,y\big),$$
 #
 # and each layer's input is treated as a constant ($\mathrm{sg}$): no error crosses a layer.
 # For the seed neuron,
-# $V_t = \alpha\,(V_{t-1}-\mathrm{sg}(\cdot)) + (1-\alpha)\,\mathrm{gain}\,W x_t$, so
+# $V_t = \alpha\,(V_{t-1}-\mathrm{sg}(\cdot)) + (1-\alpha)\,\mathrm{gain}\,x_t W$
+# ($W$ $[in, out]$), so
 # $\partial V_t/\partial V_{t-1}=\alpha$ and the sensitivity that RTRL would carry collapses
 # to one vector per input, the **presynaptic trace**
 #
 # $$\bar x_t = \alpha\,\bar x_{t-1} + (1-\alpha)\,\mathrm{gain}\,x_t,\qquad
-#   \frac{\partial V_t[n]}{\partial W[n,m]} = \bar x_t[m].$$
+#   \frac{\partial V_t[n]}{\partial W[m,n]} = \bar x_t[m].$$
 #
 # The gradient of the local loss is then exactly
 #
-# $$\frac{\partial E^l}{\partial W^l} = \sum_t \Big(\underbrace{R^{l\top}\,
-#   \frac{\partial E^l_t}{\partial z^l_t}}_{\text{local error}} \odot \psi^l_t\Big)\,
-#   \bar x^{l\top}_t,\qquad \psi_t = \frac{1}{(\beta|V_t-\vartheta_1|+1)^2}[V_t\ge\vartheta_2],$$
+# $$\frac{\partial E^l}{\partial W^l} = \sum_t \bar x^{l\top}_t\,\Big(\underbrace{
+#   \frac{\partial E^l_t}{\partial z^l_t}\,R^{l\top}}_{\text{local error}} \odot \psi^l_t\Big),
+#   \qquad \psi_t = \frac{1}{(\beta|V_t-\vartheta_1|+1)^2}[V_t\ge\vartheta_2],$$
 #
 # one outer product per step, summed over the batch: **local** (a layer needs only its own
 # input, potential and readout) and **online** (memory independent of $T$).

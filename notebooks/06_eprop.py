@@ -20,7 +20,7 @@
 #   trace* per synapse times a *learning signal* per neuron, and what it drops relative to
 #   BPTT;
 # - why, for the seed LIF neuron, the eligibility trace is exact and cheap:
-#   $e_t[n,m] = \psi_t[n]\,\bar x_t[m]$;
+#   $e_t[m,n] = \bar x_t[m]\,\psi_t[n]$;
 # - a check that e-prop equals BPTT for one layer read out directly, and its cosine similarity
 #   with BPTT when there are hidden layers;
 # - training on randman against BPTT (symmetric and random feedback);
@@ -56,24 +56,24 @@ demo_params = LIFParams(alpha=0.9, weight_mul=3.0)
 # ## 1. The idea
 #
 # For a loss $E$ of the spikes, BPTT computes
-# $$\frac{dE}{dW[n,m]} = \sum_t \frac{dE}{dS_t[n]}\,\psi_t[n]\,\frac{dV_t[n]}{dW[n,m]},$$
+# $$\frac{dE}{dW[m,n]} = \sum_t \frac{dE}{dS_t[n]}\,\psi_t[n]\,\frac{dV_t[n]}{dW[m,n]},$$
 # where $dE/dS_t$ is the *total* derivative (through every later state of every neuron) and
 # $dV_t/dW$ the sensitivity of the potential. RTRL carries $dV_t/dW$ forward for *all*
 # neurons, which costs $O(N^2 M)$ per step for a recurrent net. e-prop keeps only the
 # neuron's **own** dependence, the *eligibility trace*, and replaces $dE/dS_t$ by a
 # **learning signal** $L_t$ available at step $t$:
-# $$\Delta W[n,m] \propto \sum_t L_t[n]\; e_t[n,m].$$
+# $$\Delta W[m,n] \propto \sum_t L_t[n]\; e_t[m,n].$$
 #
 # For the seed neuron, the reset is under stop-gradient, so $\partial V_t/\partial V_{t-1}=\alpha$
 # and there are no recurrent weights: the eligibility trace is **exact** and factorises,
 # $$\bar x_t = \alpha\,\bar x_{t-1} + (1-\alpha)\,\mathrm{gain}\,x_t,\qquad
-#   e_t[n,m] = \psi_t[n]\,\bar x_t[m].$$
+#   e_t[m,n] = \bar x_t[m]\,\psi_t[n].$$
 # The learning signals:
 # - **output layer**: $L^L_t = \partial E_t/\partial S^L_t$ of a *per-step* loss
 #   $E=\frac1{TB}\sum_{t,b}\mathrm{CE}(\mathrm{softmax}(\lambda S^L_t), y)$ (the count
 #   cross-entropy BPTT trains is known only after the last step, so it cannot drive an online
 #   rule). This is exact: for one layer read out directly, e-prop **equals** BPTT.
-# - **hidden layer $l$** (symmetric feedback, $B^l = W^{l+1\top}$):
+# - **hidden layer $l$** (symmetric feedback, $B^l = W^{l+1}$, stored $[in, out]$):
 #   $L^l_t = (1-\alpha)\,\mathrm{gain}\;B^l\,(\psi^{l+1}_{t+1}\odot L^{l+1}_{t+1})$, the one-step
 #   path $S^l_t\to V^{l+1}_{t+1}\to S^{l+1}_{t+1}$ (one step later because of the seed's layer
 #   delay). It **drops** the paths through the downstream membrane's memory

@@ -170,11 +170,11 @@ def op_speed_figure(rows):
     fig, axes = _figure(2, 1, width=4.2)
     ax = axes[0, 0]
     ax.loglog(act, [r["sparse_ms"] for r in rows], "o-", color="C0",
-              label=f"sparse_matmul ({rows[0]['backend']}), per call")
+              label=f"sparse_matmul ({rows[0]['backend']}), W [in, out], per call")
     ax.loglog(act, [r["sparse_graph_ms"] for r in rows], "o--", color="C0", label="  in graph")
-    ax.loglog(act, [r["sparse_t_ms"] for r in rows], "^-", color="C3",
-              label="sparse_matmul, W^T [in, out], per call")
-    ax.loglog(act, [r["sparse_t_graph_ms"] for r in rows], "^--", color="C3", label="  in graph")
+    ax.loglog(act, [r["sparse_oi_ms"] for r in rows], "^-", color="C3",
+              label="sparse_matmul, W^T [out, in] (conversion), per call")
+    ax.loglog(act, [r["sparse_oi_graph_ms"] for r in rows], "^--", color="C3", label="  in graph")
     ax.loglog(act, [r["dense_ms"] for r in rows], "s-", color="C1", label="dense tf.matmul, per call")
     ax.loglog(act, [r["dense_graph_ms"] for r in rows], "s--", color="C1", label="  in graph")
     ax.loglog(act, [r["call_ms"] for r in rows], ":", color="gray", label="do-nothing call")
@@ -182,10 +182,11 @@ def op_speed_figure(rows):
     ax.set_ylabel("forward + backward [ms]")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
-    ax.loglog(act, [r["speedup"] for r in rows], "o-", color="C0", label="W [out, in], per call")
+    ax.loglog(act, [r["speedup"] for r in rows], "o-", color="C0", label="W [in, out], per call")
     ax.loglog(act, [r["speedup_graph"] for r in rows], "o--", color="C0", label="  in graph")
-    ax.loglog(act, [r["speedup_t"] for r in rows], "^-", color="C3", label="W^T [in, out], per call")
-    ax.loglog(act, [r["speedup_t_graph"] for r in rows], "^--", color="C3", label="  in graph")
+    ax.loglog(act, [r["speedup_oi"] for r in rows], "^-", color="C3",
+              label="W^T [out, in], per call")
+    ax.loglog(act, [r["speedup_oi_graph"] for r in rows], "^--", color="C3", label="  in graph")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_ylabel("speed-up (dense / sparse)")
     ax.legend(fontsize=7)

@@ -237,16 +237,18 @@ inline absl::Status CheckSparse(const Tensor& ids, const Tensor& counts, int64_t
   }
   const int64_t batch = ids.dim_size(0), cap = ids.dim_size(1);
   if (counts.dim_size(0) != batch) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ids and counts must have the same batch size; got ",
-                                                   batch, " and ", counts.dim_size(0)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": ids and counts must have the same batch size; got ", batch, " and ",
+                     counts.dim_size(0)));
   }
   const int32_t* id = ids.flat<int32_t>().data();
   const int32_t* cnt = counts.flat<int32_t>().data();
   for (int64_t b = 0; b < batch; ++b) {
     const int32_t c0 = cnt[2 * b], c1 = cnt[2 * b + 1];
     if (c0 < 0 || c1 < 0 || c0 > cap || c1 > cap) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": counts must lie in [0, S = ", cap, "]; got counts[", b, "] = (", c0, ", ", c1, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(op, ": counts must lie in [0, S = ", cap,
+                                                     "]; got counts[", b, "] = (", c0, ", ", c1,
+                                                     ")"));
     }
     if (c0 > c1) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -256,8 +258,9 @@ inline absl::Status CheckSparse(const Tensor& ids, const Tensor& counts, int64_t
     const int32_t* row = id + b * cap;
     for (int32_t i = 0; i < c1; ++i) {
       if (row[i] < 0 || row[i] >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": ids must lie in [0, ", n_name, " = ", n,
-                                                       "); got ids[", b, ", ", i, "] = ", row[i]));
+        return absl::InvalidArgumentError(absl::StrCat(op, ": ids must lie in [0, ", n_name, " = ",
+                                                       n, "); got ids[", b, ", ", i,
+                                                       "] = ", row[i]));
       }
     }
   }
@@ -268,9 +271,9 @@ inline absl::Status CheckSparse(const Tensor& ids, const Tensor& counts, int64_t
 inline absl::Status CheckSameShape(const Tensor& t, const Tensor& like, const char* op,
                                    const char* name, const char* like_name) {
   if (t.shape() != like.shape()) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", name, " must have the shape of ", like_name,
-                                                   " ", like.shape().DebugString(), "; got ",
-                                                   t.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", name, " must have the shape of ",
+                                                   like_name, " ", like.shape().DebugString(),
+                                                   "; got ", t.shape().DebugString()));
   }
   return absl::OkStatus();
 }
@@ -342,17 +345,47 @@ inline absl::Status ShapeElements(InferenceContext* c, std::initializer_list<Dim
   return absl::OkStatus();
 }
 
-// ids [B, S] and counts [B, 2]: returns the merged batch dim and the capacity dim.
-inline absl::Status SparseShapes(InferenceContext* c, int ids_index, int counts_index, const char* op,
-                                 DimensionHandle* batch, DimensionHandle* cap) {
+// One input of a shape function: input `index`, called `name`, must have rank `rank`;
+// `form` shows its axes in the error (e.g. "[batch, S]"). Its shape goes to *shape (if set).
+struct RankedInput {
+  int index;
+  int rank;
+  const char* name;
+  const char* form;
+  ShapeHandle* shape = nullptr;
+};
+
+// The rank checks of a shape function, as one declaration of its inputs:
+//   TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "[in, out]", &w}, ...}));
+// A wrong rank is an InvalidArgument naming the op, the input, the expected form and the
+// shape it got.
+inline absl::Status WithRanks(InferenceContext* c, const char* op,
+                              std::initializer_list<RankedInput> inputs) {
+  for (const RankedInput& in : inputs) {
+    ShapeHandle shape;
+    if (!c->WithRank(c->input(in.index), in.rank, &shape).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": ", in.name, " must be rank ", in.rank, " ", in.form, "; got shape ",
+          c->DebugString(c->input(in.index))));
+    }
+    if (in.shape != nullptr) *in.shape = shape;
+  }
+  return absl::OkStatus();
+}
+
+// ids [B, S] and counts [B, 2] (inputs `ids_index`, `counts_index`): returns the merged batch
+// dim and the capacity dim.
+inline absl::Status SparseShapes(InferenceContext* c, int ids_index, int counts_index,
+                                 const char* op, DimensionHandle* batch, DimensionHandle* cap) {
   ShapeHandle ids, counts;
-  absl::Status s = c->WithRank(c->input(ids_index), 2, &ids);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ids must be rank 2: ", s.message()));
-  s = c->WithRank(c->input(counts_index), 2, &counts);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": counts must be rank 2: ", s.message()));
+  TF_RETURN_IF_ERROR(WithRanks(c, op, {{ids_index, 2, "ids", "[batch, S]", &ids},
+                                       {counts_index, 2, "counts", "[batch, 2]", &counts}}));
   DimensionHandle two;
-  s = c->WithValue(c->Dim(counts, 1), 2, &two);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": counts must have shape [batch, 2]"));
+  if (!c->WithValue(c->Dim(counts, 1), 2, &two).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": counts must have shape [batch, 2] (n_spikes, n_spikes + n_candidates); got ",
+        c->DebugString(counts)));
+  }
   *cap = c->Dim(ids, 1);
   return MergeBatch(c, c->Dim(ids, 0), c->Dim(counts, 0), op, "ids", "counts", batch);
 }

@@ -38,20 +38,18 @@ REGISTER_OP("SnnlibSelectSpikes")
     .Output("values: T")
     .Output("dropped: int32")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
-      ShapeHandle v, scalar;
-      absl::Status s = c->WithRank(c->input(0), 2, &v);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("SnnlibSelectSpikes: v must be rank 2 [batch, n]: ", s.message()));
-      const char* names[] = {"v", "th1", "th2", "beta"};
-      for (int k : {1, 2, 3}) {
-        s = c->WithRank(c->input(k), 0, &scalar);
-        if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("SnnlibSelectSpikes: ", names[k], " must be a scalar"));
-      }
+      const char* op = "SnnlibSelectSpikes";
+      ShapeHandle v;
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "v", "[batch, n]", &v},
+                                           {1, 0, "th1", "(a scalar)"},
+                                           {2, 0, "th2", "(a scalar)"},
+                                           {3, 0, "beta", "(a scalar)"}}));
       int64_t capacity;
       TF_RETURN_IF_ERROR(c->GetAttr("capacity", &capacity));
       DimensionHandle n = c->Dim(v, 1);
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, n, "SnnlibSelectSpikes", "N (v.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, n, op, "N (v.shape[1])"));
       if (c->ValueKnown(n) && capacity > c->Value(n)) {
-        return absl::InvalidArgumentError(absl::StrCat("SnnlibSelectSpikes: capacity must be <= N = ",
+        return absl::InvalidArgumentError(absl::StrCat(op, ": capacity must be <= N = ",
                                                        c->Value(n), "; got ", capacity));
       }
       DimensionHandle batch = c->Dim(v, 0);
@@ -61,7 +59,9 @@ REGISTER_OP("SnnlibSelectSpikes")
       c->set_output(3, c->Vector(batch));
       return absl::OkStatus();
     })
-    .Doc("Selects spikes (v >= th1) then candidates (th2 <= v < th1) in ascending index, up to capacity.");
+    .Doc(
+        "Selects spikes (v >= th1) then candidates (th2 <= v < th1) in ascending index, up to "
+        "capacity.");
 
 REGISTER_OP("SnnlibSelectSpikesGrad")
     .Input("v: T")
@@ -75,13 +75,11 @@ REGISTER_OP("SnnlibSelectSpikesGrad")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSelectSpikesGrad";
       ShapeHandle v, g;
-      absl::Status s = c->WithRank(c->input(0), 2, &v);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": v must be rank 2: ", s.message()));
-      DimensionHandle batch, cap, merged;
+      DimensionHandle batch, cap;
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "v", "[batch, n]", &v},
+                                           {3, 2, "grad_values", "[batch, S]", &g}}));
       TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &batch, &cap));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(v, 0), batch, op, "v", "ids", &batch));
-      s = c->WithRank(c->input(3), 2, &g);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_values must be rank 2: ", s.message()));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_values", "ids", &batch));
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(v, 1), op, "N (v.shape[1])"));
       c->set_output(0, c->Matrix(batch, c->Dim(v, 1)));
@@ -95,7 +93,8 @@ class SelectSpikesOp : public OpKernel {
   explicit SelectSpikesOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("capacity", &capacity_));
     OP_REQUIRES(ctx, capacity_ >= 1,
-                absl::InvalidArgumentError(absl::StrCat("SnnlibSelectSpikes: capacity must be >= 1; got ", capacity_)));
+                absl::InvalidArgumentError(
+                    absl::StrCat("SnnlibSelectSpikes: capacity must be >= 1; got ", capacity_)));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -186,8 +185,9 @@ class SelectSpikesGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckSameShape(g_t, ids_t, op, "grad_values", "ids"));
     const int64_t batch = v.dim_size(0), n = v.dim_size(1), cap = ids_t.dim_size(1);
     OP_REQUIRES(ctx, ids_t.dim_size(0) == batch,
-                absl::InvalidArgumentError(absl::StrCat(op, ": v and ids must have the same batch size; got ",
-                                                        batch, " and ", ids_t.dim_size(0))));
+                absl::InvalidArgumentError(
+                    absl::StrCat(op, ": v and ids must have the same batch size; got ", batch,
+                                 " and ", ids_t.dim_size(0))));
     const T th1 = ctx->input(4).scalar<T>()(), beta = ctx->input(5).scalar<T>()();
     OP_REQUIRES_OK(ctx, CheckFinite(th1, op, "th1"));
     OP_REQUIRES_OK(ctx, CheckPositive(beta, op, "beta"));

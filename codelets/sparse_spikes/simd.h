@@ -1,41 +1,133 @@
-// SIMD helpers of the hot loops, shared by the kernels of this family.
+// SIMD helpers of the hot loops: the one vector family of every kernel in this folder.
 //
 // SNNLIB_CLONES compiles a function for AVX-512, AVX2 and the baseline; the loader picks one
-// at load time (GCC target_clones). Vec64 / LoadU / StoreU are 64-byte vectors (16 floats /
-// 8 doubles) through GCC's vector extension with unaligned loads and stores.
+// at load time (GCC target_clones). Vectors are GCC vector-extension types, accessed only
+// through unaligned loads and stores (memcpy, one vector instruction at a constant size):
+//   Simd<T, N>::Vec    N lanes of T (Simd<T, N>::Mask: the integer lanes of a shuffle mask)
+//   Vec64<T>::type     64 bytes: 16 floats / 8 doubles (the layer kernels' block rows)
+//   Vec16<T>::type     16 lanes: 64 bytes of floats, 128 of doubles (the matmul tiles)
+//   LoadU / StoreU     a whole vector;  LoadN / StoreN  its first n lanes (the others zero)
+//   Transpose16        a 16 x 16 tile held in 16 vectors of 16 lanes
+// The row gathers of the kernels must stay in registers, which plain loops did not get from
+// the vectoriser.
 #ifndef SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
 #define SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
 
+#include <cstdint>
 #include <cstring>
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SNNLIB_INLINE inline __attribute__((always_inline))
 
 namespace snnlib {
 
-// The row gathers of the layer kernels must stay in registers, which plain loops did not get
-// from the vectoriser.
+// The signed integer of T's width: the lane type of T's shuffle masks.
 template <typename T>
-struct Vec64;
+struct MaskOf;
 template <>
-struct Vec64<float> {
-  typedef float type __attribute__((vector_size(64)));
+struct MaskOf<float> {
+  typedef int32_t type;
 };
 template <>
-struct Vec64<double> {
-  typedef double type __attribute__((vector_size(64)));
+struct MaskOf<double> {
+  typedef int64_t type;
+};
+
+template <typename T, int kN>
+struct Simd {
+  static constexpr int kLanes = kN;
+  typedef T Vec __attribute__((vector_size(sizeof(T) * kN)));
+  typedef typename MaskOf<T>::type Mask __attribute__((vector_size(sizeof(T) * kN)));
+};
+
+template <typename T>
+struct Vec64 {
+  typedef typename Simd<T, 64 / sizeof(T)>::Vec type;
+};
+
+template <typename T>
+struct Vec16 {
+  typedef typename Simd<T, 16>::Vec type;
 };
 
 template <typename V>
-inline __attribute__((always_inline)) V LoadU(const void* p) {
+SNNLIB_INLINE V LoadU(const void* p) {
   V x;
   std::memcpy(&x, p, sizeof(V));
   return x;
 }
 
 template <typename V>
-inline __attribute__((always_inline)) void StoreU(void* p, const V& x) {
+SNNLIB_INLINE void StoreU(void* p, const V& x) {
   std::memcpy(p, &x, sizeof(V));
 }
+
+// The first n lanes of a V from src (0 <= n <= lanes of V); the other lanes are zero.
+template <typename V, typename T>
+SNNLIB_INLINE V LoadN(const T* src, int64_t n) {
+  if (n * static_cast<int64_t>(sizeof(T)) == static_cast<int64_t>(sizeof(V))) {
+    return LoadU<V>(src);  // constant size: one vector load
+  }
+  V v = {};
+  std::memcpy(&v, src, n * sizeof(T));
+  return v;
+}
+
+// The first n lanes of v to dst (0 <= n <= lanes of V).
+template <typename V, typename T>
+SNNLIB_INLINE void StoreN(T* dst, const V& v, int64_t n) {
+  if (n * static_cast<int64_t>(sizeof(T)) == static_cast<int64_t>(sizeof(V))) {
+    StoreU(dst, v);
+  } else {
+    std::memcpy(dst, &v, n * sizeof(T));
+  }
+}
+
+// Lane indices of one 2-source shuffle, as four 128-bit groups of (a, b, c, d) + 4 * group.
+#define SNNLIB_GROUP(g, a, b, c, d) (a) + 4 * (g), (b) + 4 * (g), (c) + 4 * (g), (d) + 4 * (g)
+#define SNNLIB_GROUPS(a, b, c, d)                                                   \
+  {                                                                                 \
+    SNNLIB_GROUP(0, a, b, c, d), SNNLIB_GROUP(1, a, b, c, d), SNNLIB_GROUP(2, a, b, c, d), \
+        SNNLIB_GROUP(3, a, b, c, d)                                                 \
+  }
+
+// out[j][r] = in[r][j] for a 16 x 16 tile: interleave pairs of rows (32-bit, then 64-bit
+// elements within 128-bit groups), then transpose the 4 x 4 matrix of 128-bit groups.
+template <typename T>
+SNNLIB_INLINE void Transpose16(const typename Vec16<T>::type* in, typename Vec16<T>::type* out) {
+  using Vec = typename Vec16<T>::type;
+  using M = typename Simd<T, 16>::Mask;
+  constexpr int kN = 16;
+  const M lo1 = SNNLIB_GROUPS(0, 16, 1, 17), hi1 = SNNLIB_GROUPS(2, 18, 3, 19);
+  const M lo2 = SNNLIB_GROUPS(0, 1, 16, 17), hi2 = SNNLIB_GROUPS(2, 3, 18, 19);
+  const M g01 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+  const M g23 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+  const M g02 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+  const M g13 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+  Vec a[kN], b[kN];
+  for (int k = 0; k < kN; k += 2) {
+    a[k] = __builtin_shuffle(in[k], in[k + 1], lo1);
+    a[k + 1] = __builtin_shuffle(in[k], in[k + 1], hi1);
+  }
+  for (int k = 0; k < kN; k += 4) {
+    b[k] = __builtin_shuffle(a[k], a[k + 2], lo2);
+    b[k + 1] = __builtin_shuffle(a[k], a[k + 2], hi2);
+    b[k + 2] = __builtin_shuffle(a[k + 1], a[k + 3], lo2);
+    b[k + 3] = __builtin_shuffle(a[k + 1], a[k + 3], hi2);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const Vec u0 = __builtin_shuffle(b[c], b[4 + c], g01);
+    const Vec u1 = __builtin_shuffle(b[c], b[4 + c], g23);
+    const Vec u2 = __builtin_shuffle(b[8 + c], b[12 + c], g01);
+    const Vec u3 = __builtin_shuffle(b[8 + c], b[12 + c], g23);
+    out[c] = __builtin_shuffle(u0, u2, g02);
+    out[4 + c] = __builtin_shuffle(u0, u2, g13);
+    out[8 + c] = __builtin_shuffle(u1, u3, g02);
+    out[12 + c] = __builtin_shuffle(u1, u3, g13);
+  }
+}
+#undef SNNLIB_GROUPS
+#undef SNNLIB_GROUP
 
 }  // namespace snnlib
 

@@ -2,8 +2,9 @@
 // index lists (the seed's "sparse_layer", fused per layer; DESIGN.md sections 3-5).
 //
 // Time-major shapes: input spikes (in_ids [T, B, S_in], in_counts [T, B, 2]), weights
-// W [N, N_in] (out, in). Forward, per sample b and step t (c = (1 - alpha) * gain):
-//   I_t[n] = sum_{i < in_counts[t, b, 0]} W[n, in_ids[t, b, i]]
+// W [N_in, N] (in, out: the Keras kernel layout, so an input spike selects the contiguous row
+// W[id, :]). Forward, per sample b and step t (c = (1 - alpha) * gain):
+//   I_t[n] = sum_{i < in_counts[t, b, 0]} W[in_ids[t, b, i], n]
 //   V_t[n] = alpha * (V_{t-1}[n] >= th1 ? 0 : V_{t-1}[n]) + c * I_t[n]        (V_{-1} = 0)
 //   out    = spikes (V >= th1) ascending, then candidates (th2 <= V < th1) ascending, <= S slots
 // Outputs: out_ids [T, B, S], out_counts [T, B, 2], out_values [T, B, S] (1 for spikes),
@@ -16,17 +17,19 @@
 //   h_t[n]  = g_t[i] / (beta |V_t[n] - th1| + 1)^2 for listed n = out_ids[t, b, i], i < counts1
 //   dV_t    = h_t + alpha * dV_{t+1}            (reset under stop-gradient: dV_t/dV_{t-1} = alpha)
 //   dI_t    = c * dV_t
-//   dW[n, in_ids[t, b, i]] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
-//   g_in[t, b, i] = sum_n W[n, in_ids[t, b, i]] dI_t[n]  for i < in_counts[t, b, 1]
+//   dW[in_ids[t, b, i], n] += dI_t[n]            for i < in_counts[t, b, 0] (real input spikes)
+//   g_in[t, b, i] = sum_n W[in_ids[t, b, i], n] dI_t[n]  for i < in_counts[t, b, 1]
+// so dW is nonzero only on the rows of input neurons that spiked.
 //
-// Work layout: all work runs over blocks of 64 neurons. A block's weights are copied once
-// per call into a panel [in, 64] (transposed, so that a gathered input row is 64 contiguous
-// values) that stays in cache while the thread walks through every sample and step. The
+// Work layout: all work runs over blocks of 64 neurons. A block's weights, the 64-wide
+// column slab W[:, n0 : n0 + 64], are copied once per call (one contiguous row segment per
+// input) into a panel [in, 64] that stays in cache while the thread walks through every
+// sample and step. The
 // forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates) and
 // writes potentials only for flagged neurons; the selection then reads masks, not the dense
 // potentials. The backward pass runs the reverse-time filter, the weight gradient (into a
-// per-block panel, written back to (out, in) rows once) and the input slot gradient in one
-// sweep per block, without any dense [T, B, N] buffer or full-matrix transpose.
+// per-block panel, written back once as the row segments dW[j, n0 : n0 + 64]) and the input
+// slot gradient in one sweep per block, without any dense [T, B, N] buffer or transpose.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -51,14 +54,14 @@ constexpr int64_t kBlock = 64;
 absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, const char* op,
                            const char* ids_name, const char* counts_name) {
   if (ids.dims() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must be rank 3 [time, batch, S]; got ",
-                                                   ids.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", ids_name, " must be rank 3 [time, batch, S]; got ", ids.shape().DebugString()));
   }
   if (counts.dims() != 3 || counts.dim_size(2) != 2 || counts.dim_size(0) != ids.dim_size(0) ||
       counts.dim_size(1) != ids.dim_size(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", counts_name, " must have shape [time, batch, 2] = [",
-                                                   ids.dim_size(0), ", ", ids.dim_size(1), ", 2]; got ",
-                                                   counts.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", counts_name, " must have shape [time, batch, 2] = [", ids.dim_size(0), ", ",
+        ids.dim_size(1), ", 2]; got ", counts.shape().DebugString()));
   }
   const int64_t rows = ids.dim_size(0) * ids.dim_size(1), cap = ids.dim_size(2);
   const int32_t* id = ids.flat<int32_t>().data();
@@ -74,7 +77,8 @@ absl::Status CheckSequence(const Tensor& ids, const Tensor& counts, int64_t n, c
       const int32_t v = id[r * cap + i];
       if (v < 0 || v >= n) {
         return absl::InvalidArgumentError(absl::StrCat(op, ": ", ids_name, " must lie in [0, ", n,
-                                                       "); got ", v, " at flat row ", r, ", slot ", i));
+                                                       "); got ", v, " at flat row ", r, ", slot ",
+                                                       i));
       }
     }
   }
@@ -92,8 +96,9 @@ struct Constants {
 template <typename T>
 absl::Status ReadConstants(const Tensor& t, const char* op, Constants<T>* k) {
   if (t.dims() != 1 || t.dim_size(0) != 5) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": constants must be [alpha, gain, th1, th2, beta] (shape [5]); got ", t.shape().DebugString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": constants must be [alpha, gain, th1, th2, beta] (shape [5]); got ",
+                     t.shape().DebugString()));
   }
   const T* c = t.flat<T>().data();
   *k = Constants<T>{c[0], c[1], c[2], c[3], c[4]};
@@ -134,21 +139,21 @@ absl::Status CheckListedFinite(const Tensor& t, const Tensor& counts, const char
 template <typename T>
 struct LayerArgs {
   int64_t n, n_in, t_len, batch, s_in, n_blocks;
-  const T* w;              // weights (out, in)
+  const T* w;              // weights [in, out] = [n_in, n]
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
   T alpha, scale, th1, th2, beta;
 };
 
-// The panel of one neuron block: panel[j * kBlock + k] = W[n0 + k, j] (the block's weights,
-// transposed so that the row of input j is 64 contiguous values); columns k >= nb are zero.
+// The panel of one neuron block: panel[j * kBlock + k] = W[j, n0 + k] (row j of the panel is
+// the contiguous segment W[j, n0 : n0 + nb]); columns k >= nb are zero.
 template <typename T>
-inline __attribute__((always_inline)) void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
+SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
   const int64_t nb = std::min(kBlock, a.n - n0);
-  if (nb < kBlock) std::fill(panel, panel + a.n_in * kBlock, T(0));
-  for (int64_t k = 0; k < nb; ++k) {
-    const T* row = a.w + (n0 + k) * a.n_in;
-    for (int64_t j = 0; j < a.n_in; ++j) panel[j * kBlock + k] = row[j];
+  for (int64_t j = 0; j < a.n_in; ++j) {
+    T* dst = panel + j * kBlock;
+    std::memcpy(dst, a.w + j * a.n + n0, nb * sizeof(T));
+    std::fill(dst + nb, dst + kBlock, T(0));
   }
 }
 
@@ -157,10 +162,9 @@ inline __attribute__((always_inline)) void LoadPanel(const LayerArgs<T>& a, int6
 // candidate masks of every (row, block), the potentials of flagged neurons into `v_flagged`
 // (other entries are never read), and all potentials into `v_all` when it is not null.
 template <typename T>
-inline __attribute__((always_inline)) void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start,
-                                                             int64_t end, T* panel,
-                                                             uint64_t* spk_mask, uint64_t* cand_mask,
-                                                             T* v_flagged, T* v_all) {
+SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
+                                     uint64_t* spk_mask, uint64_t* cand_mask, T* v_flagged,
+                                     T* v_all) {
   using V = typename Vec64<T>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T v[kBlock];
@@ -210,11 +214,12 @@ inline __attribute__((always_inline)) void ForwardBlocksImpl(const LayerArgs<T>&
 // Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
 //   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
 //   dI   = scale * dv
-//   dpanel[id, :]  += dI                for real input spikes (the block's dW, transposed)
-//   part[r, i]     += W^T[id, block] . dI   for input slots i < counts[r, 1] (if part)
-// At the end of a block its dW panel is written to the rows n0 .. n0 + nb of `gw` (out, in).
+//   dpanel[id, :]  += dI                for real input spikes (the block's slab of dW)
+//   part[r, i]     += W[id, block] . dI     for input slots i < counts[r, 1] (if part)
+// At the end of a block its dW panel is written to the columns n0 .. n0 + nb of `gw` [in, out]:
+// one contiguous row segment per input neuron (zero for inputs that never spiked).
 template <typename T>
-inline __attribute__((always_inline)) void BackwardBlocksImpl(
+SNNLIB_INLINE void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
     const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw, T* part) {
   using V = typename Vec64<T>::type;
@@ -248,7 +253,8 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
         const int32_t* in_ids = a.ids + r * a.s_in;
         for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
           T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kBlock;
-          for (int j = 0; j < kVecs; ++j) StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
+          for (int j = 0; j < kVecs; ++j)
+            StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
         }
         if (part) {
           for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
@@ -262,9 +268,8 @@ inline __attribute__((always_inline)) void BackwardBlocksImpl(
         }
       }
     }
-    for (int64_t k = 0; k < nb; ++k) {
-      T* row = gw + (n0 + k) * a.n_in;
-      for (int64_t j = 0; j < a.n_in; ++j) row[j] = dpanel[j * kBlock + k];
+    for (int64_t j = 0; j < a.n_in; ++j) {
+      std::memcpy(gw + j * a.n + n0, dpanel + j * kBlock, nb * sizeof(T));
     }
   }
 }
@@ -302,15 +307,12 @@ REGISTER_OP("SnnlibSparseLifLayer")
     .Output("potentials: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayer";
-      ShapeHandle w, ids, counts, values;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
-      s = c->WithRank(c->input(1), 3, &ids);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_ids must be rank 3 [time, batch, S_in]"));
-      s = c->WithRank(c->input(2), 3, &counts);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_counts must be rank 3 [time, batch, 2]"));
-      s = c->WithRank(c->input(3), 3, &values);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": in_values must be rank 3 [time, batch, S_in]"));
+      ShapeHandle w, ids, counts;
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(in, out)", &w},
+                                           {1, 3, "in_ids", "[time, batch, S_in]", &ids},
+                                           {2, 3, "in_counts", "[time, batch, 2]", &counts},
+                                           {3, 3, "in_values", "[time, batch, S_in]"},
+                                           {4, 1, "constants", "[5]"}}));
       int64_t cap;
       bool potentials;
       TF_RETURN_IF_ERROR(c->GetAttr("capacity", &cap));
@@ -318,18 +320,18 @@ REGISTER_OP("SnnlibSparseLifLayer")
       DimensionHandle t = c->Dim(ids, 0), b = c->Dim(ids, 1);
       TF_RETURN_IF_ERROR(c->Merge(t, c->Dim(counts, 0), &t));
       TF_RETURN_IF_ERROR(MergeBatch(c, b, c->Dim(counts, 1), op, "in_ids", "in_counts", &b));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
-      if (c->ValueKnown(c->Dim(w, 0)) && cap > c->Value(c->Dim(w, 0))) {
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "N (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "in (weights.shape[0])"));
+      if (c->ValueKnown(c->Dim(w, 1)) && cap > c->Value(c->Dim(w, 1))) {
         return absl::InvalidArgumentError(absl::StrCat(
-            op, ": capacity must be <= the layer width N (weights.shape[0]) = ",
-            c->Value(c->Dim(w, 0)), "; got ", cap));
+            op, ": capacity must be <= the layer width N (weights.shape[1]) = ",
+            c->Value(c->Dim(w, 1)), "; got ", cap));
       }
       TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->MakeDim(cap)}, op,
                                        "out_ids [time, batch, capacity]"));
       if (potentials) {
-        TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->Dim(w, 0)}, op,
-                                         "potentials [time, batch, N = weights.shape[0]]"));
+        TF_RETURN_IF_ERROR(ShapeElements(c, {t, b, c->Dim(w, 1)}, op,
+                                         "potentials [time, batch, N = weights.shape[1]]"));
       }
       ShapeHandle listed = c->MakeShape({t, b, c->MakeDim(cap)});
       c->set_output(0, listed);
@@ -338,7 +340,7 @@ REGISTER_OP("SnnlibSparseLifLayer")
       c->set_output(3, c->MakeShape({t, b}));
       c->set_output(4, listed);
       if (potentials) {
-        c->set_output(5, c->MakeShape({t, b, c->Dim(w, 0)}));
+        c->set_output(5, c->MakeShape({t, b, c->Dim(w, 1)}));
       } else {
         c->set_output(5, c->MakeShape({0, 0, 0}));
       }
@@ -363,12 +365,17 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       const char* op = "SnnlibSparseLifLayerGrad";
       ShapeHandle w;
-      absl::Status s = c->WithRank(c->input(0), 2, &w);
-      if (!s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": weights must be rank 2 (out, in)"));
-      }
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "N (weights.shape[0])"));
-      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "in (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, "weights", "(in, out)", &w},
+                                           {1, 3, "in_ids", "[time, batch, S_in]"},
+                                           {2, 3, "in_counts", "[time, batch, 2]"},
+                                           {3, 3, "out_ids", "[time, batch, S]"},
+                                           {4, 3, "out_counts", "[time, batch, 2]"},
+                                           {5, 3, "v_listed", "[time, batch, S]"},
+                                           {6, 3, "grad_values", "[time, batch, S]"},
+                                           {7, 3, "grad_potentials", "[time, batch, N]"},
+                                           {8, 1, "constants", "[5]"}}));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 1), op, "N (weights.shape[1])"));
+      TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(w, 0), op, "in (weights.shape[0])"));
       c->set_output(0, c->input(0));
       c->set_output(1, c->input(1));
       return absl::OkStatus();
@@ -391,16 +398,16 @@ class SparseLifLayerOp : public OpKernel {
     const Tensor& in_counts = ctx->input(2);
     const Tensor& in_values = ctx->input(3);
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
-    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
-    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
-    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
+    const int64_t n_in = weights.dim_size(0), n = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(4), op, &k));
     OP_REQUIRES(ctx, capacity_ <= n,
                 absl::InvalidArgumentError(absl::StrCat(
-                    op, ": capacity must be <= the layer width N (weights.shape[0]) = ", n,
+                    op, ": capacity must be <= the layer width N (weights.shape[1]) = ", n,
                     "; got ", capacity_)));
     const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
     const int64_t s_out = capacity_;
@@ -423,7 +430,7 @@ class SparseLifLayerOp : public OpKernel {
     T* v_all = nullptr;
     if (return_potentials_) {
       OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 5, {t_len, batch, n}, op,
-                                         "potentials [time, batch, N = weights.shape[0]]",
+                                         "potentials [time, batch, N = weights.shape[1]]",
                                          &potentials));
       v_all = potentials->flat<T>().data();
     } else {
@@ -471,8 +478,8 @@ class SparseLifLayerOp : public OpKernel {
     const int32_t* cnt = in_counts.flat<int32_t>().data();
     int64_t total_in = 0;
     for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids, cnt,
-                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids,
+                            cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
     // Phase 1: per neuron block, its weight panel, then the membrane recursion of every
     // sample over all steps (the panel stays in cache).
@@ -515,7 +522,8 @@ class SparseLifLayerOp : public OpKernel {
           }
         }
         std::fill(slot_v + kept, slot_v + s_out, T(0));
-        FinishList(kept, n_spk, spikes, s_out, slot_id, o_val + r * s_out, o_cnt + 2 * r, o_drop + r);
+        FinishList(kept, n_spk, spikes, s_out, slot_id, o_val + r * s_out, o_cnt + 2 * r,
+                   o_drop + r);
       }
     });
   }
@@ -545,9 +553,9 @@ class SparseLifLayerGradOp : public OpKernel {
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(8), op, &k));
     OP_REQUIRES_OK(ctx, CheckMatrix(weights, op, "weights"));
-    const int64_t n = weights.dim_size(0), n_in = weights.dim_size(1);
-    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[0])"));
-    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[1])"));
+    const int64_t n_in = weights.dim_size(0), n = weights.dim_size(1);
+    OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
+    OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSequence(out_ids, out_counts, n, op, "out_ids", "out_counts"));
     OP_REQUIRES_OK(ctx, CheckSameShape(v_listed, out_ids, op, "v_listed", "out_ids"));
@@ -555,7 +563,8 @@ class SparseLifLayerGradOp : public OpKernel {
     const int64_t t_len = in_ids.dim_size(0), batch = in_ids.dim_size(1), s_in = in_ids.dim_size(2);
     const int64_t s_out = out_ids.dim_size(2);
     OP_REQUIRES(ctx, out_ids.dim_size(0) == t_len && out_ids.dim_size(1) == batch,
-                absl::InvalidArgumentError(absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
+                absl::InvalidArgumentError(
+                    absl::StrCat(op, ": out_ids must share [time, batch] with in_ids")));
     // Absent only as exactly [0, 0, 0] (what the registered gradient passes); otherwise
     // [time, batch, N] exactly (which may itself have no elements).
     const bool absent = grad_pot.shape() == TensorShape({0, 0, 0});
@@ -606,8 +615,8 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* o_v = v_listed.flat<T>().data();
     const T* g = grad_values.flat<T>().data();
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
-    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids, i_cnt,
-                            k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
+                            i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
     const int64_t per_group = (n_blocks + groups - 1) / groups;
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {

@@ -1,32 +1,32 @@
-// SnnlibSparseMatmul / ...Grad / ...SlotGrad: dense weights times binary sparse spikes.
+// Dense weights times binary sparse spikes, in the two weight layouts.
 //
-// Forward, weights W [out, in], spikes (ids [B, S], counts [B, 2]):
-//   y[b, n]      = sum_{i < counts[b, 0]} W[n, ids[b, i]]                         [B, out]
-//   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
-//   weights_t[u] = W[:, columns[u]]  (the columns the backward pass needs)         [U, out]
-// Backward, with g = dL/dy [B, out], in two ops (Grad: dW; SlotGrad: g_values):
-//   dW[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
-//   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]        for i < counts[b, 1], else 0
-// The `values` input carries no data in the forward pass; it connects the slot gradient.
-//
-// Layout: W stays (out, in). The forward pass reads W once, in blocks of 16 output rows x 16
-// input columns that it transposes in registers (one SIMD vector per input column); every spike
-// is then one vector add, and the columns some slot reads are kept (weights_t) so that the
-// backward pass never reads or transposes W again: the slot gradient is one contiguous dot
-// product per slot, and dW is written once, block by block, from per-column vector sums
-// transposed back. W and dW are each touched exactly once per call.
-//
-// SnnlibSparseMatmulT / ...TGrad / ...TSlotGrad: the same product with the weights stored
-// transposed, W^T [in, out] (the layout of the seed's fused layer with transpose_weights):
-//   y[b, :]          = sum_{i < counts[b, 0]} W^T[ids[b, i], :]
+// SnnlibSparseMatmulT / ...TGrad / ...TSlotGrad: the default path (sparse_matmul with
+// weights_layout="in_out"), weights W [in, out] as every network stores them (the Keras kernel
+// layout; the seed's fused layer with transpose_weights), spikes (ids [B, S], counts [B, 2]):
+//   y[b, :]          = sum_{i < counts[b, 0]} W[ids[b, i], :]                         [B, out]
 //   grad_rows[u, :]  = sum over the spikes on input neuron columns[u] of g[b, :]      [U0, out]
 //   columns          = ascending input neurons with at least one spike                [U0]
-//   g_values[b, i]   = <g[b, :], W^T[ids[b, i], :]>          for i < counts[b, 1], else 0
+//   g_values[b, i]   = <g[b, :], W[ids[b, i], :]>            for i < counts[b, 1], else 0
 // The two gradients are separate ops (TGrad: grad_rows, columns; TSlotGrad: g_values): the
 // executor may run them concurrently (no speed-up measured: both are memory-bound) and prunes
 // the one nobody needs.
 // Every access is a contiguous row, and the weight gradient is row-sparse (an IndexedSlices
 // of the U0 rows), so neither W nor a dense dW is ever streamed whole.
+//
+// SnnlibSparseMatmul / ...Grad / ...SlotGrad: the conversion path for weights kept as
+// M = W^T [out, in] (weights_layout="out_in"; e.g. a PyTorch Linear weight):
+//   y[b, n]      = sum_{i < counts[b, 0]} M[n, ids[b, i]]                         [B, out]
+//   columns      = ascending input neurons read by some slot i < counts[b, 1]      [U]
+//   weights_t[u] = M[:, columns[u]]  (the columns the backward pass needs)         [U, out]
+// Backward, with g = dL/dy [B, out], in two ops (Grad: dM; SlotGrad: g_values):
+//   dM[n, ids[b, i]] += g[b, n]                                         for i < counts[b, 0]
+//   g_values[b, i]    = sum_n g[b, n] weights_t[u(ids[b, i]), n]   for i < counts[b, 1], else 0
+// The `values` input carries no data in the forward pass; it connects the slot gradient.
+// M is read once, in blocks of 16 output rows x 16 input columns that are transposed in
+// registers (one SIMD vector per input column); every spike is then one vector add, and the
+// columns some slot reads are kept (weights_t) so that the backward pass never reads or
+// transposes M again. M and a dense dM are each touched exactly once per call: at low
+// activity that traffic, not the spikes, sets its time.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -54,15 +54,14 @@ struct MatmulDims {
   DimensionHandle batch, cap, out;
 };
 
-absl::Status MatmulShapes(InferenceContext* c, const char* op, const char* w_name, const char* layout,
-                          int out_axis, bool backward, MatmulDims* d) {
-  absl::Status s = c->WithRank(c->input(0), 2, &d->w);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", w_name, " must be rank 2 ", layout, ": ", s.message()));
-  TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &d->batch, &d->cap));
+absl::Status MatmulShapes(InferenceContext* c, const char* op, const char* w_name,
+                          const char* layout, int out_axis, bool backward, MatmulDims* d) {
   const char* second_name = backward ? "grad_y" : "values";
   ShapeHandle second;
-  s = c->WithRank(c->input(3), 2, &second);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", second_name, " must be rank 2: ", s.message()));
+  TF_RETURN_IF_ERROR(WithRanks(c, op, {{0, 2, w_name, layout, &d->w},
+                                       {3, 2, second_name, backward ? "[batch, out]" : "[batch, S]",
+                                        &second}}));
+  TF_RETURN_IF_ERROR(SparseShapes(c, 1, 2, op, &d->batch, &d->cap));
   TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(second, 0), d->batch, op, second_name, "ids", &d->batch));
   TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(d->w, 1 - out_axis), op,
                                   out_axis == 0 ? "in (weights.shape[1])"
@@ -72,9 +71,9 @@ absl::Status MatmulShapes(InferenceContext* c, const char* op, const char* w_nam
                                    out_axis == 0 ? "y [batch, out = weights.shape[0]]"
                                                  : "y [batch, out = weights_t.shape[1]]"));
   if (backward && !c->Merge(c->Dim(second, 1), d->out, &d->out).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] with out = ", w_name,
-                                                   ".shape[", out_axis, "] = ", c->Value(c->Dim(d->w, out_axis)),
-                                                   "; got ", c->Value(c->Dim(second, 1))));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": grad_y must have shape [batch, out] with out = ", w_name, ".shape[", out_axis,
+        "] = ", c->Value(c->Dim(d->w, out_axis)), "; got ", c->Value(c->Dim(second, 1))));
   }
   return absl::OkStatus();
 }
@@ -90,7 +89,8 @@ REGISTER_OP("SnnlibSparseMatmul")
     .Output("weights_t: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       MatmulDims d;
-      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmul", "weights", "(out, in)", 0, false, &d));
+      TF_RETURN_IF_ERROR(
+          MatmulShapes(c, "SnnlibSparseMatmul", "weights", "(out, in)", 0, false, &d));
       c->set_output(0, c->Matrix(d.batch, d.out));
       c->set_output(1, c->Vector(c->UnknownDim()));
       c->set_output(2, c->Matrix(c->UnknownDim(), d.out));
@@ -105,11 +105,8 @@ template <int kOut>
 absl::Status MatmulGradShapes(InferenceContext* c, const char* op) {
   MatmulDims d;
   TF_RETURN_IF_ERROR(MatmulShapes(c, op, "weights", "(out, in)", 0, true, &d));
-  ShapeHandle columns, wt;
-  absl::Status s = c->WithRank(c->input(4), 1, &columns);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1: ", s.message()));
-  s = c->WithRank(c->input(5), 2, &wt);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must be rank 2: ", s.message()));
+  TF_RETURN_IF_ERROR(WithRanks(c, op, {{4, 1, "columns", "[U]"},
+                                       {5, 2, "weights_t", "[U, out]"}}));
   c->set_output(0, kOut == 0 ? d.w : c->Matrix(d.batch, d.cap));
   return absl::OkStatus();
 }
@@ -123,9 +120,12 @@ REGISTER_OP("SnnlibSparseMatmulGrad")
     .Input("weights_t: T")
     .Attr("T: {float, double}")
     .Output("grad_weights: T")
-    .SetShapeFn([](InferenceContext* c) { return MatmulGradShapes<0>(c, "SnnlibSparseMatmulGrad"); })
-    .Doc("Weight gradient of SnnlibSparseMatmul (dense, the shape of weights), from the "
-         "forward op's columns.");
+    .SetShapeFn([](InferenceContext* c) {
+      return MatmulGradShapes<0>(c, "SnnlibSparseMatmulGrad");
+    })
+    .Doc(
+        "Weight gradient of SnnlibSparseMatmul (dense, the shape of weights), from the "
+        "forward op's columns.");
 
 REGISTER_OP("SnnlibSparseMatmulSlotGrad")
     .Input("weights: T")
@@ -136,10 +136,13 @@ REGISTER_OP("SnnlibSparseMatmulSlotGrad")
     .Input("weights_t: T")
     .Attr("T: {float, double}")
     .Output("grad_values: T")
-    .SetShapeFn([](InferenceContext* c) { return MatmulGradShapes<1>(c, "SnnlibSparseMatmulSlotGrad"); })
-    .Doc("Slot values' gradient of SnnlibSparseMatmul: grad_values[b, i] = <grad_y[b], "
-         "weights_t[u(ids[b, i])]> for i < counts[b, 1], else 0, from the forward op's columns "
-         "and weights_t.");
+    .SetShapeFn([](InferenceContext* c) {
+      return MatmulGradShapes<1>(c, "SnnlibSparseMatmulSlotGrad");
+    })
+    .Doc(
+        "Slot values' gradient of SnnlibSparseMatmul: grad_values[b, i] = <grad_y[b], "
+        "weights_t[u(ids[b, i])]> for i < counts[b, 1], else 0, from the forward op's columns "
+        "and weights_t.");
 
 REGISTER_OP("SnnlibSparseMatmulT")
     .Input("weights_t: T")
@@ -150,7 +153,8 @@ REGISTER_OP("SnnlibSparseMatmulT")
     .Output("y: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       MatmulDims d;
-      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulT", "weights_t", "(in, out)", 1, false, &d));
+      TF_RETURN_IF_ERROR(
+          MatmulShapes(c, "SnnlibSparseMatmulT", "weights_t", "(in, out)", 1, false, &d));
       c->set_output(0, c->Matrix(d.batch, d.out));
       return absl::OkStatus();
     })
@@ -166,7 +170,8 @@ REGISTER_OP("SnnlibSparseMatmulTGrad")
     .Output("columns: int32")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       MatmulDims d;
-      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulTGrad", "weights_t", "(in, out)", 1, true, &d));
+      TF_RETURN_IF_ERROR(
+          MatmulShapes(c, "SnnlibSparseMatmulTGrad", "weights_t", "(in, out)", 1, true, &d));
       c->set_output(0, c->Matrix(c->UnknownDim(), d.out));
       c->set_output(1, c->Vector(c->UnknownDim()));
       return absl::OkStatus();
@@ -183,7 +188,8 @@ REGISTER_OP("SnnlibSparseMatmulTSlotGrad")
     .Output("grad_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
       MatmulDims d;
-      TF_RETURN_IF_ERROR(MatmulShapes(c, "SnnlibSparseMatmulTSlotGrad", "weights_t", "(in, out)", 1, true, &d));
+      TF_RETURN_IF_ERROR(
+          MatmulShapes(c, "SnnlibSparseMatmulTSlotGrad", "weights_t", "(in, out)", 1, true, &d));
       c->set_output(0, c->Matrix(d.batch, d.cap));
       return absl::OkStatus();
     })
@@ -230,8 +236,9 @@ inline absl::Status CheckGradY(const Tensor& g, int64_t batch, int64_t n_out, co
   absl::Status s = CheckMatrix(g, op, "grad_y");
   if (!s.ok()) return s;
   if (g.dim_size(0) != batch || g.dim_size(1) != n_out) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [", batch, ", ",
-                                                   n_out, "]; got ", g.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_y must have shape [batch, out] = [",
+                                                   batch, ", ", n_out, "]; got ",
+                                                   g.shape().DebugString()));
   }
   return absl::OkStatus();
 }
@@ -253,9 +260,11 @@ constexpr int kLanes = 16;
 inline int64_t NumChunks(int64_t n) { return n / kLanes + (n % kLanes != 0); }
 
 // The spikes (slots i < counts[b, 0]) grouped by input neuron, a counting sort in O(in + spikes):
-// the samples with a spike on neuron j are spike_b[spike_start[j] .. spike_start[j + 1]), ascending.
-void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap, int64_t n_in,
-                         std::vector<int32_t>* spike_start, std::vector<int32_t>* spike_b) {
+// the samples with a spike on neuron j are spike_b[spike_start[j] .. spike_start[j + 1]),
+// ascending.
+void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batch, int64_t cap,
+                         int64_t n_in, std::vector<int32_t>* spike_start,
+                         std::vector<int32_t>* spike_b) {
   std::vector<int32_t>& start = *spike_start;
   start.assign(n_in + 1, 0);
   for (int64_t b = 0; b < batch; ++b) {
@@ -265,7 +274,8 @@ void GroupSpikesByColumn(const int32_t* ids, const int32_t* counts, int64_t batc
   spike_b->resize(start[n_in]);
   std::vector<int32_t> next(start.begin(), start.end() - 1);
   for (int64_t b = 0; b < batch; ++b) {
-    for (int32_t i = 0; i < counts[2 * b]; ++i) (*spike_b)[next[ids[b * cap + i]]++] = static_cast<int32_t>(b);
+    for (int32_t i = 0; i < counts[2 * b]; ++i)
+      (*spike_b)[next[ids[b * cap + i]]++] = static_cast<int32_t>(b);
   }
 }
 
@@ -307,77 +317,6 @@ SpikeIndex BuildIndex(const int32_t* ids, const int32_t* counts, int64_t batch, 
 // Lanes beyond the matrix edge are zero. The hot loops are compiled for AVX-512, AVX2 and the
 // baseline ISA (picked at load time).
 
-template <typename T> struct MaskOf;
-template <> struct MaskOf<float> { typedef int32_t type; };
-template <> struct MaskOf<double> { typedef int64_t type; };
-
-template <typename T>
-struct Lanes {
-  typedef T Vec __attribute__((vector_size(sizeof(T) * kLanes)));
-  typedef typename MaskOf<T>::type Mask __attribute__((vector_size(sizeof(T) * kLanes)));
-};
-
-// Lane indices of one 2-source shuffle, as four 128-bit groups of (a, b, c, d) + 4 * group.
-#define SNNLIB_GROUP(g, a, b, c, d) (a) + 4 * (g), (b) + 4 * (g), (c) + 4 * (g), (d) + 4 * (g)
-#define SNNLIB_GROUPS(a, b, c, d) \
-  { SNNLIB_GROUP(0, a, b, c, d), SNNLIB_GROUP(1, a, b, c, d), SNNLIB_GROUP(2, a, b, c, d), SNNLIB_GROUP(3, a, b, c, d) }
-
-// out[j][r] = in[r][j] for a 16 x 16 tile: interleave pairs of rows (32-bit, then 64-bit
-// elements within 128-bit groups), then transpose the 4 x 4 matrix of 128-bit groups.
-template <typename T>
-inline __attribute__((always_inline)) void Transpose16(const typename Lanes<T>::Vec* in,
-                                                       typename Lanes<T>::Vec* out) {
-  using Vec = typename Lanes<T>::Vec;
-  using M = typename Lanes<T>::Mask;
-  const M lo1 = SNNLIB_GROUPS(0, 16, 1, 17), hi1 = SNNLIB_GROUPS(2, 18, 3, 19);
-  const M lo2 = SNNLIB_GROUPS(0, 1, 16, 17), hi2 = SNNLIB_GROUPS(2, 3, 18, 19);
-  const M g01 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-  const M g23 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-  const M g02 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
-  const M g13 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
-  Vec a[kLanes], b[kLanes];
-  for (int k = 0; k < kLanes; k += 2) {
-    a[k] = __builtin_shuffle(in[k], in[k + 1], lo1);
-    a[k + 1] = __builtin_shuffle(in[k], in[k + 1], hi1);
-  }
-  for (int k = 0; k < kLanes; k += 4) {
-    b[k] = __builtin_shuffle(a[k], a[k + 2], lo2);
-    b[k + 1] = __builtin_shuffle(a[k], a[k + 2], hi2);
-    b[k + 2] = __builtin_shuffle(a[k + 1], a[k + 3], lo2);
-    b[k + 3] = __builtin_shuffle(a[k + 1], a[k + 3], hi2);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const Vec u0 = __builtin_shuffle(b[c], b[4 + c], g01), u1 = __builtin_shuffle(b[c], b[4 + c], g23);
-    const Vec u2 = __builtin_shuffle(b[8 + c], b[12 + c], g01), u3 = __builtin_shuffle(b[8 + c], b[12 + c], g23);
-    out[c] = __builtin_shuffle(u0, u2, g02);
-    out[4 + c] = __builtin_shuffle(u0, u2, g13);
-    out[8 + c] = __builtin_shuffle(u1, u3, g02);
-    out[12 + c] = __builtin_shuffle(u1, u3, g13);
-  }
-}
-#undef SNNLIB_GROUPS
-#undef SNNLIB_GROUP
-
-// The first n lanes of v from src (the others zero) / to dst.
-template <typename T>
-inline __attribute__((always_inline)) typename Lanes<T>::Vec LoadLanes(const T* src, int64_t n) {
-  typename Lanes<T>::Vec v = {};
-  if (n == kLanes) {
-    std::memcpy(&v, src, sizeof(v));  // constant size: one vector load
-  } else {
-    std::memcpy(&v, src, n * sizeof(T));
-  }
-  return v;
-}
-template <typename T>
-inline __attribute__((always_inline)) void StoreLanes(T* dst, const typename Lanes<T>::Vec& v, int64_t n) {
-  if (n == kLanes) {
-    std::memcpy(dst, &v, sizeof(v));
-  } else {
-    std::memcpy(dst, &v, n * sizeof(T));
-  }
-}
-
 // Per-thread scratch memory, reused across calls (no allocation or page faults per call).
 // Aligned to 128 bytes: alignof(Vec) depends on the ISA a clone is compiled for.
 class Scratch {
@@ -404,9 +343,9 @@ class Scratch {
 // type used as a template argument loses its attributes, so std::vector<Vec> would be neither
 // aligned nor sized right.)
 template <typename T>
-typename Lanes<T>::Vec* ScratchVecs(int64_t n) {
+typename Vec16<T>::type* ScratchVecs(int64_t n) {
   static thread_local Scratch scratch;
-  using V = typename Lanes<T>::Vec;
+  using V = typename Vec16<T>::type;
   return static_cast<V*>(scratch.Get(sizeof(V) * static_cast<size_t>(std::max<int64_t>(n, 1))));
 }
 
@@ -437,9 +376,9 @@ struct SlotArgs {
 // Forward over the row blocks [t0, t1): y rows and weights_t entries of those output rows.
 // Returns false (and does nothing) when its scratch memory cannot be allocated.
 template <typename T>
-inline __attribute__((always_inline)) bool ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0,
+SNNLIB_INLINE bool ForwardBlocksImpl(const MatmulArgs<T>& a, int64_t t0,
                                                              int64_t t1) {
-  using Vec = typename Lanes<T>::Vec;
+  using Vec = typename Vec16<T>::type;
   const SpikeIndex& x = *a.index;
   Vec* acc = ScratchVecs<T>(a.batch);
   if (acc == nullptr) return false;
@@ -452,23 +391,26 @@ inline __attribute__((always_inline)) bool ForwardBlocksImpl(const MatmulArgs<T>
       if (u0 == u1) continue;  // no slot reads these columns
       const int64_t j0 = q * kLanes, nc = std::min<int64_t>(kLanes, a.n_in - j0);
       const T* src = a.w + n0 * a.n_in + j0;
-      for (int64_t r = 0; r < kLanes; ++r) rows[r] = r < nr ? LoadLanes(src + r * a.n_in, nc) : Vec{};
+      for (int64_t r = 0; r < kLanes; ++r)
+        rows[r] = r < nr ? LoadN<Vec>(src + r * a.n_in, nc) : Vec{};
       Transpose16<T>(rows, col);
-      for (int32_t u = u0; u < u1; ++u) StoreLanes(a.wt_out + u * a.n_out + n0, col[x.columns[u] - j0], nr);
+      for (int32_t u = u0; u < u1; ++u)
+        StoreN(a.wt_out + u * a.n_out + n0, col[x.columns[u] - j0], nr);
       for (int64_t c = 0; c < nc; ++c) {
         const Vec v = col[c];
-        for (int32_t e = x.spike_start[j0 + c]; e < x.spike_start[j0 + c + 1]; ++e) acc[x.spike_b[e]] += v;
+        for (int32_t e = x.spike_start[j0 + c]; e < x.spike_start[j0 + c + 1]; ++e)
+          acc[x.spike_b[e]] += v;
       }
     }
-    for (int64_t b = 0; b < a.batch; ++b) StoreLanes(a.y + b * a.n_out + n0, acc[b], nr);
+    for (int64_t b = 0; b < a.batch; ++b) StoreN(a.y + b * a.n_out + n0, acc[b], nr);
   }
   return true;
 }
 
 // dW over the row blocks [t0, t1), each tile written once (zeros where no spike falls).
 template <typename T>
-inline __attribute__((always_inline)) void WeightGradBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
-  using Vec = typename Lanes<T>::Vec;
+SNNLIB_INLINE void WeightGradBlocksImpl(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {
+  using Vec = typename Vec16<T>::type;
   const SpikeIndex& x = *a.index;
   Vec dcol[kLanes], rows[kLanes];
   for (int64_t t = t0; t < t1; ++t) {
@@ -477,20 +419,20 @@ inline __attribute__((always_inline)) void WeightGradBlocksImpl(const MatmulArgs
       const int64_t j0 = q * kLanes, nc = std::min<int64_t>(kLanes, a.n_in - j0);
       T* dst = a.dw + n0 * a.n_in + j0;
       if (x.spike_start[j0] == x.spike_start[j0 + nc]) {
-        for (int64_t r = 0; r < nr; ++r) StoreLanes(dst + r * a.n_in, Vec{}, nc);
+        for (int64_t r = 0; r < nr; ++r) StoreN(dst + r * a.n_in, Vec{}, nc);
         continue;
       }
       for (int64_t c = 0; c < kLanes; ++c) {
         Vec d = {};
         if (c < nc) {
           for (int32_t e = x.spike_start[j0 + c]; e < x.spike_start[j0 + c + 1]; ++e) {
-            d += LoadLanes(a.g + x.spike_b[e] * a.n_out + n0, nr);
+            d += LoadN<Vec>(a.g + x.spike_b[e] * a.n_out + n0, nr);
           }
         }
         dcol[c] = d;
       }
       Transpose16<T>(dcol, rows);
-      for (int64_t r = 0; r < nr; ++r) StoreLanes(dst + r * a.n_in, rows[r], nc);
+      for (int64_t r = 0; r < nr; ++r) StoreN(dst + r * a.n_in, rows[r], nc);
     }
   }
 }
@@ -499,8 +441,8 @@ inline __attribute__((always_inline)) void WeightGradBlocksImpl(const MatmulArgs
 // gv[b, i] = <g[b, :], rows[r, :]> for i < counts[b, 1] (else 0), where r = position[ids[b, i]]
 // (rows = the forward op's weights_t) or r = ids[b, i] when position is null (rows = W^T).
 template <typename T>
-inline __attribute__((always_inline)) void SlotGradImpl(const SlotArgs<T>& a, int64_t b0, int64_t b1) {
-  using Vec = typename Lanes<T>::Vec;
+SNNLIB_INLINE void SlotGradImpl(const SlotArgs<T>& a, int64_t b0, int64_t b1) {
+  using Vec = typename Vec16<T>::type;
   const int64_t full = a.n_out / kLanes * kLanes;
   for (int64_t b = b0; b < b1; ++b) {
     const T* g = a.g + b * a.n_out;
@@ -510,7 +452,7 @@ inline __attribute__((always_inline)) void SlotGradImpl(const SlotArgs<T>& a, in
         const int32_t id = a.ids[b * a.cap + i];
         const T* row = a.rows + static_cast<int64_t>(a.position ? a.position[id] : id) * a.n_out;
         Vec acc = {};
-        for (int64_t n = 0; n < full; n += kLanes) acc += LoadLanes(g + n, kLanes) * LoadLanes(row + n, kLanes);
+        for (int64_t n = 0; n < full; n += kLanes) acc += LoadU<Vec>(g + n) * LoadU<Vec>(row + n);
         for (int r = 0; r < kLanes; ++r) s += acc[r];
         for (int64_t n = full; n < a.n_out; ++n) s += g[n] * row[n];
       }
@@ -522,16 +464,17 @@ inline __attribute__((always_inline)) void SlotGradImpl(const SlotArgs<T>& a, in
 // dst[k, :] = sum_{e in [start[k], start[k + 1])} src[list[e], :] for k in [k0, k1) (rows of
 // n_cols); the row lists of the transposed-layout op.
 template <typename T>
-inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_cols, const int32_t* list,
-                                                       const int32_t* start, int64_t k0, int64_t k1, T* dst) {
-  using Vec = typename Lanes<T>::Vec;
+SNNLIB_INLINE void SumRowsImpl(const T* src, int64_t n_cols, const int32_t* list,
+                               const int32_t* start, int64_t k0, int64_t k1, T* dst) {
+  using Vec = typename Vec16<T>::type;
   const int64_t full = n_cols / kLanes * kLanes;
   for (int64_t k = k0; k < k1; ++k) {
     T* out = dst + k * n_cols;
     for (int64_t n = 0; n < full; n += kLanes) {
       Vec acc = {};
-      for (int32_t e = start[k]; e < start[k + 1]; ++e) acc += LoadLanes(src + list[e] * n_cols + n, kLanes);
-      StoreLanes(out + n, acc, kLanes);
+      for (int32_t e = start[k]; e < start[k + 1]; ++e)
+        acc += LoadU<Vec>(src + list[e] * n_cols + n);
+      StoreU(out + n, acc);
     }
     for (int64_t n = full; n < n_cols; ++n) {
       T acc = T(0);
@@ -541,17 +484,19 @@ inline __attribute__((always_inline)) void SumRowsImpl(const T* src, int64_t n_c
   }
 }
 
-#define SNNLIB_DEFINE(T)                                                                                    \
-  SNNLIB_CLONES bool ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                      \
-    return ForwardBlocksImpl(a, t0, t1);                                                                  \
-  }                                                                                                       \
-  SNNLIB_CLONES void WeightGradBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {                   \
-    WeightGradBlocksImpl(a, t0, t1);                                                                      \
-  }                                                                                                       \
-  SNNLIB_CLONES void SlotGrad(const SlotArgs<T>& a, int64_t b0, int64_t b1) { SlotGradImpl(a, b0, b1); }   \
-  SNNLIB_CLONES void SumRows(const T* src, int64_t n_cols, const int32_t* list, const int32_t* start,     \
-                             int64_t k0, int64_t k1, T* dst) {                                            \
-    SumRowsImpl(src, n_cols, list, start, k0, k1, dst);                                                   \
+#define SNNLIB_DEFINE(T)                                                                \
+  SNNLIB_CLONES bool ForwardBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) {    \
+    return ForwardBlocksImpl(a, t0, t1);                                                \
+  }                                                                                     \
+  SNNLIB_CLONES void WeightGradBlocks(const MatmulArgs<T>& a, int64_t t0, int64_t t1) { \
+    WeightGradBlocksImpl(a, t0, t1);                                                    \
+  }                                                                                     \
+  SNNLIB_CLONES void SlotGrad(const SlotArgs<T>& a, int64_t b0, int64_t b1) {           \
+    SlotGradImpl(a, b0, b1);                                                            \
+  }                                                                                     \
+  SNNLIB_CLONES void SumRows(const T* src, int64_t n_cols, const int32_t* list,         \
+                             const int32_t* start, int64_t k0, int64_t k1, T* dst) {    \
+    SumRowsImpl(src, n_cols, list, start, k0, k1, dst);                                 \
   }
 SNNLIB_DEFINE(float)
 SNNLIB_DEFINE(double)
@@ -625,22 +570,25 @@ constexpr const char* kColumnsFix =
     " (pass the columns and weights_t outputs of SnnlibSparseMatmul for the same spikes)";
 
 // columns: strictly ascending ids in [0, n_in); weights_t: [len(columns), n_out].
-absl::Status CheckColumns(const Tensor& columns, const Tensor& wt, int64_t n_in, int64_t n_out, const char* op) {
+absl::Status CheckColumns(const Tensor& columns, const Tensor& wt, int64_t n_in, int64_t n_out,
+                          const char* op) {
   if (!TensorShapeUtils::IsVector(columns.shape())) {
     return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be rank 1; got shape ",
                                                    columns.shape().DebugString(), kColumnsFix));
   }
   const int64_t n_used = columns.dim_size(0);
-  if (!TensorShapeUtils::IsMatrix(wt.shape()) || wt.dim_size(0) != n_used || wt.dim_size(1) != n_out) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": weights_t must have shape [len(columns), out] = [",
-                                                   n_used, ", ", n_out, "]; got ", wt.shape().DebugString(),
-                                                   kColumnsFix));
+  if (!TensorShapeUtils::IsMatrix(wt.shape()) || wt.dim_size(0) != n_used ||
+      wt.dim_size(1) != n_out) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": weights_t must have shape [len(columns), out] = [", n_used, ", ", n_out,
+                     "]; got ", wt.shape().DebugString(), kColumnsFix));
   }
   const int32_t* col = columns.flat<int32_t>().data();
   for (int64_t u = 0; u < n_used; ++u) {
     if (col[u] < 0 || col[u] >= n_in || (u > 0 && col[u] <= col[u - 1])) {
-      return absl::InvalidArgumentError(absl::StrCat(op, ": columns must be strictly ascending in [0, ", n_in,
-                                                     "); got columns[", u, "] = ", col[u], kColumnsFix));
+      return absl::InvalidArgumentError(
+          absl::StrCat(op, ": columns must be strictly ascending in [0, ", n_in, "); got columns[",
+                       u, "] = ", col[u], kColumnsFix));
     }
   }
   return absl::OkStatus();
@@ -652,8 +600,8 @@ absl::Status CheckSlotsInColumns(const SpikeIndex& index, const int32_t* ids, co
   for (int64_t b = 0; b < batch; ++b) {
     for (int32_t i = 0; i < counts[2 * b + 1]; ++i) {
       if (index.position[ids[b * cap + i]] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(op, ": ids[", b, ", ", i, "] = ", ids[b * cap + i],
-                                                       " is not in columns", kColumnsFix));
+        return absl::InvalidArgumentError(absl::StrCat(
+            op, ": ids[", b, ", ", i, "] = ", ids[b * cap + i], " is not in columns", kColumnsFix));
       }
     }
   }
@@ -722,14 +670,14 @@ class SparseMatmulGradOp : public OpKernel {
                    }));
     OP_REQUIRES_OK(ctx, CheckSlotsInColumns(index, ids, counts, batch, cap, op));
     if (kSlots) {
-      const SlotArgs<T> slots{wt_t.flat<T>().data(), index.position.data(), ids, counts, g_t.flat<T>().data(),
-                              n_out, cap, out_t->flat<T>().data()};
+      const SlotArgs<T> slots{wt_t.flat<T>().data(), index.position.data(), ids, counts,
+                              g_t.flat<T>().data(), n_out, cap, out_t->flat<T>().data()};
       ParallelFor(ctx, batch, VectorCost(SatMul(cap, n_out)),
                   [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
       return;
     }
-    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr, nullptr, g_t.flat<T>().data(),
-                          out_t->flat<T>().data()};
+    const MatmulArgs<T> a{&index, n_out, n_in, batch, cap, nullptr, nullptr, nullptr,
+                          g_t.flat<T>().data(), out_t->flat<T>().data()};
     const int64_t spikes = static_cast<int64_t>(index.spike_b.size());
     ParallelFor(ctx, NumChunks(n_out), 4 * n_in + 2 * spikes,
                 [&](int64_t t0, int64_t t1) { WeightGradBlocks(a, t0, t1); });
@@ -766,7 +714,8 @@ class SparseMatmulTOp : public OpKernel {
       start[b + 1] = static_cast<int32_t>(list.size());
     }
     ParallelFor(ctx, batch, VectorCost(SatMul(cap + 1, n_out)), [&](int64_t b0, int64_t b1) {
-      SumRows(wt_t.flat<T>().data(), n_out, list.data(), start.data(), b0, b1, y_t->flat<T>().data());
+      SumRows(wt_t.flat<T>().data(), n_out, list.data(), start.data(), b0, b1,
+              y_t->flat<T>().data());
     });
   }
 };
@@ -796,7 +745,8 @@ class SparseMatmulTGradOp : public OpKernel {
       Tensor* gv_t;
       OP_REQUIRES_OK(ctx,
                      AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
-      const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids, counts, g, n_out, cap, gv_t->flat<T>().data()};
+      const SlotArgs<T> slots{wt_t.flat<T>().data(), nullptr, ids, counts, g, n_out, cap,
+                              gv_t->flat<T>().data()};
       ParallelFor(ctx, batch, VectorCost(SatMul(cap, n_out)),
                   [&](int64_t b0, int64_t b1) { SlotGrad(slots, b0, b1); });
       return;

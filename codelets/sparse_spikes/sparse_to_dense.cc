@@ -29,8 +29,7 @@ REGISTER_OP("SnnlibSparseToDense")
       ShapeHandle values;
       DimensionHandle batch, cap;
       TF_RETURN_IF_ERROR(SparseShapes(c, 0, 1, op, &batch, &cap));
-      absl::Status s = c->WithRank(c->input(2), 2, &values);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": values must be rank 2: ", s.message()));
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{2, 2, "values", "[batch, S]", &values}}));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(values, 0), batch, op, "values", "ids", &batch));
       int64_t n;
       TF_RETURN_IF_ERROR(c->GetAttr("n", &n));
@@ -53,8 +52,7 @@ REGISTER_OP("SnnlibSparseToDenseGrad")
       ShapeHandle g;
       DimensionHandle batch, cap;
       TF_RETURN_IF_ERROR(SparseShapes(c, 0, 1, op, &batch, &cap));
-      absl::Status s = c->WithRank(c->input(2), 2, &g);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(op, ": grad_dense must be rank 2: ", s.message()));
+      TF_RETURN_IF_ERROR(WithRanks(c, op, {{2, 2, "grad_dense", "[batch, n]", &g}}));
       TF_RETURN_IF_ERROR(MergeBatch(c, c->Dim(g, 0), batch, op, "grad_dense", "ids", &batch));
       TF_RETURN_IF_ERROR(ShapeIdRange(c, c->Dim(g, 1), op, "n (grad_dense.shape[1])"));
       c->set_output(0, c->Matrix(batch, cap));
@@ -67,8 +65,9 @@ class SparseToDenseOp : public OpKernel {
  public:
   explicit SparseToDenseOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("n", &n_));
-    OP_REQUIRES(ctx, n_ >= 1,
-                absl::InvalidArgumentError(absl::StrCat("SnnlibSparseToDense: n must be >= 1; got ", n_)));
+    OP_REQUIRES(
+        ctx, n_ >= 1,
+        absl::InvalidArgumentError(absl::StrCat("SnnlibSparseToDense: n must be >= 1; got ", n_)));
     OP_REQUIRES_OK(ctx, CheckIdRange(n_, "SnnlibSparseToDense", "n"));
   }
 
@@ -111,11 +110,13 @@ class SparseToDenseGradOp : public OpKernel {
     const Tensor& g_t = ctx->input(2);
     OP_REQUIRES_OK(ctx, CheckMatrix(g_t, op, "grad_dense"));
     OP_REQUIRES_OK(ctx, CheckIdRange(g_t.dim_size(1), op, "n (grad_dense.shape[1])"));
-    OP_REQUIRES_OK(ctx, CheckSparse(ids_t, counts_t, g_t.dim_size(1), op, "n (grad_dense.shape[1])"));
+    OP_REQUIRES_OK(ctx,
+                   CheckSparse(ids_t, counts_t, g_t.dim_size(1), op, "n (grad_dense.shape[1])"));
     const int64_t batch = ids_t.dim_size(0), cap = ids_t.dim_size(1), n = g_t.dim_size(1);
     OP_REQUIRES(ctx, g_t.dim_size(0) == batch,
-                absl::InvalidArgumentError(absl::StrCat(op, ": grad_dense and ids must have the same batch size; got ",
-                                                        g_t.dim_size(0), " and ", batch)));
+                absl::InvalidArgumentError(
+                    absl::StrCat(op, ": grad_dense and ids must have the same batch size; got ",
+                                 g_t.dim_size(0), " and ", batch)));
     Tensor* gv_t;
     OP_REQUIRES_OK(ctx, AllocateOutput(ctx, 0, {batch, cap}, op, "grad_values [batch, S]", &gv_t));
     const int32_t* ids = ids_t.flat<int32_t>().data();

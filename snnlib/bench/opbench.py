@@ -2,13 +2,15 @@
 
 Both sides compute, in the same run,
 
-    forward   y = spikes W^T                                    [B, out]
-    backward  dL/dW [out, in] and dL/d(spikes)                  given dL/dy [B, out]
+    forward   y = spikes W                                      [B, out]
+    backward  dL/dW [in, out] and dL/d(spikes)                  given dL/dy [B, out]
 
 where the dense side multiplies a dense 0/1 matrix ``x [B, in]`` (gradient w.r.t. ``x``) and
 the sparse side uses :func:`snnlib.ops.sparse_matmul` on ``SparseSpikes`` with ``S`` slots
-(gradient w.r.t. the slot ``values``), once with ``W [out, in]`` (dense ``dW``) and once with
-``W^T [in, out]`` (``weights_layout="in_out"``: row-sparse ``dW``, the ``sparse_t`` keys).
+(gradient w.r.t. the slot ``values``), once with ``W [in, out]`` (the default layout of every
+network: a spike reads one contiguous row and ``dW`` is row-sparse; the ``sparse`` keys) and
+once with the conversion path ``W^T [out, in]`` (``weights_layout="out_in"``: the op reads all
+of ``W^T`` and writes a dense ``dW``; the ``sparse_oi`` keys).
 Every row holds exactly ``S = ceil(activity * in)`` spikes at random distinct positions.
 
 Timings per side, all medians over repeats that alternate between the sides:
@@ -57,7 +59,7 @@ from snnlib.atomic import write_atomic
 from snnlib.spikes import SparseSpikes
 
 
-def _sparse_step(weights, ids, counts, values, grad_y, backend, layout="out_in"):
+def _sparse_step(weights, ids, counts, values, grad_y, backend, layout="in_out"):
     with tf.GradientTape() as tape:
         tape.watch([weights, values])
         y = ops.sparse_matmul(weights, SparseSpikes(ids, counts, values), weights_layout=layout,
@@ -71,7 +73,7 @@ def _sparse_step(weights, ids, counts, values, grad_y, backend, layout="out_in")
 def _dense_step(weights, x, grad_y):
     with tf.GradientTape() as tape:
         tape.watch([weights, x])
-        y = tf.matmul(x, weights, transpose_b=True)
+        y = tf.matmul(x, weights)
     return [y, *tape.gradient(y, [weights, x], output_gradients=grad_y)]
 
 
@@ -128,7 +130,7 @@ def time_sparse_matmul_vs_dense(activities=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0
 
     Args:
         activities: fractions of active inputs per sample; ``S = ceil(activity * n_in)``.
-        batch, n_in, n_out: problem size; weights are ``(n_out, n_in)``.
+        batch, n_in, n_out: problem size; weights are ``[n_in, n_out]``.
         repeats: timed repeats (the median is reported); per call: ``inner`` calls each.
         steps: forward + backward passes per call of the in-graph timing.
         sets: distinct input sets (spikes and ``dL/dy``) the in-graph loop rotates through.
@@ -141,8 +143,9 @@ def time_sparse_matmul_vs_dense(activities=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0
         (:func:`thread_settings`), ``call_ms`` and ``loop_ms`` (a do-nothing call and loop
         pass), and per call
         ``sparse_ms``, ``dense_ms``, ``speedup`` (dense / sparse), in graph
-        ``sparse_graph_ms``, ``dense_graph_ms``, ``speedup_graph``; the same for the transposed
-        layout: ``sparse_t_ms``, ``speedup_t``, ``sparse_t_graph_ms``, ``speedup_t_graph``.
+        ``sparse_graph_ms``, ``dense_graph_ms``, ``speedup_graph``; the same for the
+        ``[out, in]`` conversion path: ``sparse_oi_ms``, ``speedup_oi``,
+        ``sparse_oi_graph_ms``, ``speedup_oi_graph``.
     """
     if steps < 1 or sets < 1 or repeats < 1 or inner < 1:
         raise ValueError(f"repeats, inner, steps and sets must be >= 1; got {repeats}, {inner}, "
@@ -150,16 +153,17 @@ def time_sparse_matmul_vs_dense(activities=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0
     dtype = tf.as_dtype(dtype)
     rng = np.random.default_rng(seed)
     used = backend or ops.backend()
-    w = tf.constant(rng.normal(0.0, 0.05, size=(n_out, n_in)), dtype)
+    w_t = tf.constant(rng.normal(0.0, 0.05, size=(n_out, n_in)), dtype)
     grads = tf.constant(rng.normal(size=(sets, batch, n_out)), dtype)
-    w_t = tf.transpose(w)
+    w = tf.transpose(w_t)  # [in, out]: the same weights as earlier runs of this benchmark
     sparse_call = tf.function(lambda *a: _sparse_step(*a, backend))
-    sparse_t_call = tf.function(lambda *a: _sparse_step(*a, backend, "in_out"))
+    sparse_oi_call = tf.function(lambda *a: _sparse_step(*a, backend, "out_in"))
     dense_call = tf.function(_dense_step)
     nothing_call = tf.function(_do_nothing)
     nothing_loop = _in_graph(_do_nothing, steps, sets)
     sparse_loop = _in_graph(lambda wt, *a: _sparse_step(wt, *a, backend), steps, sets)
-    sparse_t_loop = _in_graph(lambda wt, *a: _sparse_step(wt, *a, backend, "in_out"), steps, sets)
+    sparse_oi_loop = _in_graph(lambda wt, *a: _sparse_step(wt, *a, backend, "out_in"), steps,
+                               sets)
     dense_loop = _in_graph(_dense_step, steps, sets)
     results = []
     for activity in activities:
@@ -173,24 +177,24 @@ def time_sparse_matmul_vs_dense(activities=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0
         values = tf.ones([sets, batch, cap], dtype)
         times = _median_ms([
             (sparse_call, (w, ids[0], counts[0], values[0], grads[0]), 1, inner),
-            (sparse_t_call, (w_t, ids[0], counts[0], values[0], grads[0]), 1, inner),
+            (sparse_oi_call, (w_t, ids[0], counts[0], values[0], grads[0]), 1, inner),
             (dense_call, (w, x[0], grads[0]), 1, inner),
             (sparse_loop, (w, ids, counts, values, grads), steps, 1),
-            (sparse_t_loop, (w_t, ids, counts, values, grads), steps, 1),
+            (sparse_oi_loop, (w_t, ids, counts, values, grads), steps, 1),
             (dense_loop, (w, x, grads), steps, 1),
             (nothing_call, (w, ids[0], counts[0], values[0], grads[0]), 1, inner),
             (nothing_loop, (w, ids, counts, values, grads), steps, 1),
         ], repeats)
-        (sparse_ms, sparse_t_ms, dense_ms, sparse_graph_ms, sparse_t_graph_ms, dense_graph_ms,
+        (sparse_ms, sparse_oi_ms, dense_ms, sparse_graph_ms, sparse_oi_graph_ms, dense_graph_ms,
          call_ms, loop_ms) = times
         results.append(dict(activity=activity, capacity=cap, backend=used, **thread_settings(),
                             call_ms=call_ms, loop_ms=loop_ms,
                             sparse_ms=sparse_ms, dense_ms=dense_ms, speedup=dense_ms / sparse_ms,
                             sparse_graph_ms=sparse_graph_ms, dense_graph_ms=dense_graph_ms,
                             speedup_graph=dense_graph_ms / sparse_graph_ms,
-                            sparse_t_ms=sparse_t_ms, speedup_t=dense_ms / sparse_t_ms,
-                            sparse_t_graph_ms=sparse_t_graph_ms,
-                            speedup_t_graph=dense_graph_ms / sparse_t_graph_ms))
+                            sparse_oi_ms=sparse_oi_ms, speedup_oi=dense_ms / sparse_oi_ms,
+                            sparse_oi_graph_ms=sparse_oi_graph_ms,
+                            speedup_oi_graph=dense_graph_ms / sparse_oi_graph_ms))
     return results
 
 

@@ -2,7 +2,7 @@
 
 Model (DESIGN.md section 3; graphcore_snn spec sections 1.2-1.4), per layer and step t:
 
-    I_t  = W x_t                                     W: (out, in), no bias
+    I_t  = x_t W                                     W: [in, out] (Keras kernel), no bias
     V'   = V_{t-1} - sg(V_{t-1} * H(V_{t-1} - th1))  reset to zero, decided on the previous state
     V_t  = alpha * V' + (1 - alpha) * gain * I_t
     S_t  = H(V_t - th1)
@@ -31,7 +31,7 @@ def lif_step(v, i_syn, params: LIFParams, *, th2: float | None = None):
 
     Args:
         v: float ``[batch, n]``, the previous membrane potential ``V_{t-1}``.
-        i_syn: float ``[batch, n]``, the synaptic input ``I_t = W x_t``.
+        i_syn: float ``[batch, n]``, the synaptic input ``I_t = x_t W``.
         params: neuron constants.
         th2: this layer's second threshold (gradient mask), ``None`` for none.
 
@@ -93,11 +93,14 @@ def shift_in_time(x):
 
 
 def synaptic_input(x, weights):
-    """``I = x W^T`` for a time-major sequence: ``x [T, B, in]``, ``weights (out, in)``."""
+    """``I = x W`` for a time-major sequence: ``x [T, B, in]``, ``weights [in, out]``.
+
+    Returns ``I [T, B, out]``, ``I[t, b, n] = sum_j x[t, b, j] W[j, n]``.
+    """
     t, b = tf.shape(x)[0], tf.shape(x)[1]
     flat = tf.reshape(x, [-1, tf.shape(x)[2]])
-    current = tf.matmul(flat, weights, transpose_b=True)
-    return tf.reshape(current, [t, b, tf.shape(weights)[0]])
+    current = tf.matmul(flat, weights)
+    return tf.reshape(current, [t, b, tf.shape(weights)[1]])
 
 
 def simulate_neuron(current, *, alpha: float, gain: float, th1: float | None = 1.0) -> np.ndarray:

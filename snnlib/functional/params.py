@@ -88,7 +88,10 @@ def init_weights(sizes: Sequence[int], *, weight_mul: float = 1.0, seed: int = 0
     """The seed's fan-in initialisation for a chain of layers.
 
     ``W_l ~ U(-a, a) + 0.001`` with ``a = sqrt(6 / sizes[l]) * weight_mul``, shape
-    ``(sizes[l+1], sizes[l])`` (out, in).
+    ``[sizes[l], sizes[l+1]]`` = ``[in, out]`` (the Keras ``Dense`` kernel layout, used by
+    every implementation: a spike of input ``j`` selects the contiguous row ``W_l[j]``).
+    The draws are those of the earlier ``[out, in]`` layout, transposed, so a seed gives the
+    same synapses as before.
 
     Args:
         sizes: ``[n_in, n_1, ..., n_L]``, at least two positive integers.
@@ -103,7 +106,8 @@ def init_weights(sizes: Sequence[int], *, weight_mul: float = 1.0, seed: int = 0
     weights = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         a = math.sqrt(6.0 / n_in) * weight_mul
-        weights.append((rng.uniform(-a, a, size=(n_out, n_in)) + 0.001).astype(dtype))
+        draws = rng.uniform(-a, a, size=(n_out, n_in)).T
+        weights.append(np.ascontiguousarray(draws + 0.001, dtype=dtype))
     return weights
 
 

@@ -46,6 +46,18 @@ def validate_options(*, impl: str, readout: str, rule: str, feedback: str) -> No
     validate_rule(rule, feedback, impl=impl, readout=readout)
 
 
+def dense_gradients(grads) -> list:
+    """``grads`` with every ``tf.IndexedSlices`` summed into a dense tensor.
+
+    ``sparse_ops`` gives each weight matrix ``W [in, out]`` a row-sparse gradient (the rows of
+    the inputs that spiked). Keras' Adam squares an ``IndexedSlices`` slice by slice, which is
+    wrong when a row index repeats (the reference op gives one slice per spike; several
+    replicas' slices are concatenated), so the slices are summed first. Adam's moments are
+    dense ``[in, out]`` updates anyway.
+    """
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+
+
 @keras.saving.register_keras_serializable(package="snnlib")
 class SNNClassifier(keras.Model):
     """The seed network as a Keras model.
@@ -168,7 +180,7 @@ class SNNClassifier(keras.Model):
             logits, out = self.forward(x)
             loss = self.loss_from_logits(logits, y)
             scaled = self.replica_scaled(loss)
-        grads = tape.gradient(scaled, self.trainable_variables)
+        grads = dense_gradients(tape.gradient(scaled, self.trainable_variables))
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(loss, logits, y, out)
 

@@ -110,7 +110,8 @@ class LIFStack(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="snnlib")
 class LeakyReadout(keras.layers.Layer):
-    """Non-spiking leaky-integrator readout: ``V_t = alpha V_{t-1} + (1 - alpha) gain W x_t``.
+    """Non-spiking leaky-integrator readout: ``V_t = alpha V_{t-1} + (1 - alpha) gain x_t W``
+    (``W [n_in, n_out]``, the Keras kernel layout).
 
     ``call(x [time, batch, n_in])`` (time-major spikes) returns ``V [time, batch, n_out]``;
     with ``delay`` the input is shifted one step first (the seed's inter-layer delay).

@@ -17,13 +17,14 @@ def bptt_step_gradients(weights, x, y, params: LIFParams) -> list[np.ndarray]:
     of the online rules (:func:`snnlib.learning.losses.step_cross_entropy` of the last layer).
 
     Args:
-        weights: list of ``(out, in)`` matrices; x: ``[B, T, n_in]``; y: int labels ``[B]``.
+        weights: list of ``[in, out]`` matrices; x: ``[B, T, n_in]``; y: int labels ``[B]``.
     """
     variables = [tf.Variable(w) for w in weights]
     with tf.GradientTape() as tape:
         out = snn_forward(variables, x, params)
         loss = step_cross_entropy(tf.transpose(out.spikes[-1], [1, 0, 2]), y)
-    return [g.numpy() for g in tape.gradient(loss, variables)]
+    # sparse_ops weight gradients are tf.IndexedSlices (the rows of the inputs that spiked)
+    return [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, variables)]
 
 
 __all__ = ["bptt_step_gradients", "gradient_cosine"]

@@ -6,12 +6,12 @@ The classifier's BPTT objective, the softmax cross-entropy of the spike *counts*
 needs a learning signal at the step it refers to, so e-prop and DECOLLE minimise a
 per-step loss instead (the same prediction rule, argmax of counts, is used for accuracy):
 
-    E = 1/(T B) sum_t sum_b CE(softmax(lambda * R S_t[b]), y[b])
+    E = 1/(T B) sum_t sum_b CE(softmax(lambda * S_t[b] R), y[b])
 
-with ``R`` a readout matrix ``(K, N)`` (the identity when the layer has one neuron per
-class) and ``lambda`` the ``logit_scale`` (default :data:`STEP_LOGIT_SCALE`). Its gradient
-w.r.t. ``S_t`` is
-``lambda R^T (softmax(lambda R S_t) - onehot(y)) / (T B)``, available at step ``t``.
+with ``R`` a readout matrix ``[N, K]`` (in, out, like the weights; the identity when the layer
+has one neuron per class) and ``lambda`` the ``logit_scale`` (default
+:data:`STEP_LOGIT_SCALE`). Its gradient w.r.t. ``S_t`` is
+``lambda (softmax(lambda S_t R) - onehot(y)) R^T / (T B)``, available at step ``t``.
 
 These functions are the *specification*: the tests differentiate them with
 ``tf.GradientTape`` through :func:`snnlib.network.snn_forward` (BPTT) and compare with the
@@ -35,14 +35,14 @@ def step_cross_entropy(spikes, labels, *, readout=None, logit_scale: float = STE
     Args:
         spikes: float ``[time, batch, N]`` (time-major), differentiable.
         labels: int ``[batch]``.
-        readout: optional ``(K, N)`` matrix ``R``; ``None`` means the identity (``N = K``).
+        readout: optional ``[N, K]`` matrix ``R``; ``None`` means the identity (``N = K``).
         logit_scale: ``lambda``.
 
     Returns:
-        Scalar ``1/(T B) sum_{t,b} CE(softmax(lambda R S_t[b]), y[b])``.
+        Scalar ``1/(T B) sum_{t,b} CE(softmax(lambda S_t[b] R), y[b])``.
     """
     spikes = tf.convert_to_tensor(spikes)
-    logits = spikes if readout is None else tf.einsum("tbn,kn->tbk", spikes,
+    logits = spikes if readout is None else tf.einsum("tbn,nk->tbk", spikes,
                                                       tf.convert_to_tensor(readout, spikes.dtype))
     labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
     n_steps = tf.shape(logits)[0]

@@ -61,8 +61,8 @@ class OnlineState(NamedTuple):
 class OnlineResult(NamedTuple):
     """What an online rule returns.
 
-    grads: list of ``[N_l, M_l]`` gradients of the rule's objective (mean over batch and time),
-        in the order of ``weights`` (ready for ``optimizer.apply``).
+    grads: list of ``[M_l, N_l]`` (in, out) gradients of the rule's objective (mean over batch
+        and time), in the order and layout of ``weights`` (ready for ``optimizer.apply``).
     loss: scalar, the rule's objective on this batch.
     logits: ``[batch, N_L]`` spike counts of the last layer.
     activity: list of scalar mean firing rates per layer.
@@ -90,11 +90,12 @@ def prepare(weights, inputs, labels):
 
 
 def initial_state(weights, batch, dtype, pending_depths: Sequence[int]) -> OnlineState:
-    """Zero state for ``weights`` (list of ``(N_l, M_l)``) and a (possibly symbolic) batch size."""
+    """Zero state for ``weights`` (list of ``[M_l, N_l]``, in, out) and a (possibly symbolic)
+    batch size."""
     def zeros(n):
         return tf.zeros(tf.stack([batch, n]), dtype)
 
-    sizes = [(tf.shape(w)[0], tf.shape(w)[1]) for w in weights]
+    sizes = [(tf.shape(w)[1], tf.shape(w)[0]) for w in weights]  # (N_l out, M_l in)
     return OnlineState(
         v=tuple(zeros(n) for n, _ in sizes),
         spikes=tuple(zeros(n) for n, _ in sizes),
@@ -119,7 +120,7 @@ def forward_step(weights, x_t, state: OnlineState, params: LIFParams):
             inp = state.spikes[l - 1] if params.layer_delay else ss[l - 1]
         v_prev = state.v[l]
         v = (params.alpha * tf.where(v_prev >= params.th1, tf.zeros_like(v_prev), v_prev)
-             + c * tf.matmul(inp, w, transpose_b=True))
+             + c * tf.matmul(inp, w))
         vs.append(v)
         ss.append(tf.cast(v >= params.th1, v.dtype))
         traces.append(params.alpha * state.trace[l] + c * inp)
@@ -136,10 +137,12 @@ def run(weights, x, labels, params: LIFParams, update: UpdateFn, *,
     """Drive the online loop over ``x [B, T, n_0]`` (``[T, B, n_0]`` if ``time_major``).
 
     ``update(vs, ss, traces, psis, state, onehot, scale)`` returns ``(grad_increments,
-    loss_t, pending)``: per-layer ``[N_l, M_l]`` increments, the step's summed loss, the new
-    pending buffers. ``scale = 1 / (T * B)`` turns sums into the mean over batch and time.
+    loss_t, pending)``: per-layer ``[M_l, N_l]`` (in, out) increments, the step's summed loss,
+    the new pending buffers. ``scale = 1 / (T * B)`` turns sums into the mean over batch and time.
     """
-    n_classes = weights[-1].shape[0] if weights[-1].shape[0] is not None else tf.shape(weights[-1])[0]
+    n_classes = weights[-1].shape[1]
+    if n_classes is None:
+        n_classes = tf.shape(weights[-1])[1]
     dtype = weights[0].dtype
     time_axis = 0 if time_major else 1
     n_steps, batch = tf.shape(x)[time_axis], tf.shape(x)[1 - time_axis]

@@ -19,7 +19,8 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
     """Run a feed-forward LIF network over a whole sequence.
 
     Args:
-        weights: list of ``L`` float matrices ``(n_{l+1}, n_l)`` (out, in).
+        weights: list of ``L`` float matrices ``[n_l, n_{l+1}]`` (in, out: the Keras kernel
+            layout, ``I = x W``).
         inputs: float 0/1 spikes ``[batch, time, n_0]`` (``[time, batch, n_0]`` if
             ``time_major``), or, for the sparse implementations, :class:`SparseSpikes` of
             the same layout (``ids [batch, time, S_in]``).

@@ -84,7 +84,7 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
     """Run the network with sparse spikes on a time-major input.
 
     Args:
-        weights: list of ``L`` float tensors ``(n_{l+1}, n_l)`` (out, in).
+        weights: list of ``L`` float tensors ``[n_l, n_{l+1}]`` (in, out).
         x: dense 0/1 input spikes, float ``[T, B, n_0]`` (time-major), or input
             :class:`SparseSpikes` ``[T, B, S_in]`` already in index-list form.
         params: neuron constants.
@@ -103,7 +103,7 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
     if impl not in ("sparse_ops", "sparse_layer"):
         raise ValueError(f"impl must be 'sparse_ops' or 'sparse_layer' here; got {impl!r}")
     n_layers = len(weights)
-    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     capacities = validate_sparse_sizes(sparse_sizes, sizes)
     if isinstance(x, SparseSpikes):
         inp = SparseSpikes(tf.convert_to_tensor(x.ids), tf.convert_to_tensor(x.counts), None)
@@ -134,7 +134,7 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
             out, dropped = ops.select_spikes(
                 _merge_time_batch(v), th1=params.th1, th2=th2, capacity=capacities[l + 1],
                 beta=params.beta)
-        dense = ops.sparse_to_dense(out, int(w.shape[0]))
+        dense = ops.sparse_to_dense(out, int(w.shape[1]))
         inp = SparseSpikes(*(_split_time_batch(a, t_len, batch) for a in out))
         spikes.append(_split_time_batch(dense, t_len, batch))
         potentials.append(v)

@@ -67,6 +67,12 @@ def gradient_cosine(a, b) -> float:
     return float(a @ b / denom) if denom > 0 else 0.0
 
 
+def _dense_numpy(grads) -> list[np.ndarray]:
+    """Gradients as dense NumPy arrays (``sparse_ops`` gives ``tf.IndexedSlices``: the rows of
+    the inputs that spiked)."""
+    return [tf.convert_to_tensor(g).numpy() for g in grads]
+
+
 def _forward_loss_grads(weights, x, y, params, impl, sparse_sizes):
     """One batch through ``impl`` with the spike-count cross-entropy.
 
@@ -78,7 +84,7 @@ def _forward_loss_grads(weights, x, y, params, impl, sparse_sizes):
                           sparse_sizes=None if impl == "dense" else sparse_sizes)
         logits = tf.reduce_sum(out.spikes[-1], axis=1)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    return out, float(loss), logits.numpy(), [g.numpy() for g in tape.gradient(loss, ws)]
+    return out, float(loss), logits.numpy(), _dense_numpy(tape.gradient(loss, ws))
 
 
 def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity: int | None = None):
@@ -89,7 +95,7 @@ def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity:
     ``sparse_ops`` network is run on the same batch.
 
     Args:
-        weights: list of ``(out, in)`` arrays of a network ``[n_0, ..., n_L]``.
+        weights: list of ``[in, out]`` arrays of a network ``[n_0, ..., n_L]``.
         x: float 0/1 ``[B, T, n_0]``; y: int labels ``[B]``.
         params: neuron constants.
         capacities: hidden capacities to try.
@@ -100,7 +106,7 @@ def capacity_sweep(weights, x, y, params: LIFParams, capacities, input_capacity:
         "grad_cosine"}`` (cosine similarity of the flattened weight gradients with the
         dense ones), preceded by the dense reference (``capacity = None``).
     """
-    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
 
     def accuracy(logits):
         return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))

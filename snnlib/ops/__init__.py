@@ -3,7 +3,8 @@
 Public ops (leading axes ``...`` are flattened internally; the kernels see ``[M, ...]``):
 
 * :func:`select_spikes` ``v [..., N] -> (SparseSpikes [..., S], dropped [...])``
-* :func:`sparse_matmul` ``(W [out, in] or W^T [in, out], SparseSpikes [..., S]) -> y [..., out]``
+* :func:`sparse_matmul` ``(W [in, out], SparseSpikes [..., S]) -> y [..., out]`` (``W^T
+  [out, in]`` as a conversion: ``weights_layout="out_in"``)
 * :func:`sparse_to_dense` ``SparseSpikes [..., S] -> 0/1 [..., n]``
 * :func:`dense_to_sparse` ``0/1 [..., N] -> (SparseSpikes [..., S], dropped [...])`` (data)
 * :func:`sparse_lif_layer`: one LIF layer over a whole sequence of sparse spikes (fused)

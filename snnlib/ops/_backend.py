@@ -27,7 +27,7 @@ class CompiledOps:
             v=v, th1=tf.constant(th1, d), th2=tf.constant(th2, d), beta=tf.constant(beta, d),
             capacity=capacity))
 
-    def sparse_matmul(self, weights, ids, counts, values, layout="out_in"):
+    def sparse_matmul(self, weights, ids, counts, values, layout="in_out"):
         if layout == "in_out":
             return self._m.snnlib_sparse_matmul_t(weights_t=weights, ids=ids, counts=counts,
                                                   values=values)

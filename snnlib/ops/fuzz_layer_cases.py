@@ -29,7 +29,7 @@ def _raw_layer(rng, lib, grad):
     n, n_in, s_in = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 4))
     cap = int(rng.integers(1, n + 1))
     in_ids, in_counts = _sparse(rng, batch, n_in, s_in, lead=(steps,))
-    t = dict(weights=rng.normal(size=(n, n_in)).astype(dt), in_ids=in_ids, in_counts=in_counts)
+    t = dict(weights=rng.normal(size=(n_in, n)).astype(dt), in_ids=in_ids, in_counts=in_counts)
     if grad:
         out_ids, out_counts = _sparse(rng, batch, n, cap, lead=(steps,))
         t.update(out_ids=out_ids, out_counts=out_counts,
@@ -51,14 +51,14 @@ def _raw_layer(rng, lib, grad):
             t["grad_potentials"] = rng.normal(size=(steps, batch, n)).astype(dt)
     elif kind == "valid_extreme":
         expect = "ok"  # no inputs; a layer of 2**31 - 1 neurons
-        t["weights"] = Zeros((MAX_ID, 0), dt)
+        t["weights"] = Zeros((0, MAX_ID), dt)
         t["in_counts"] = np.zeros_like(in_counts)
         if grad:
             t["out_ids"], t["out_counts"] = _sparse(rng, batch, MAX_ID, cap, lead=(steps,))
     elif kind in ("huge_n", "huge_in"):
         names = ("weights",)
         h = _huge(rng, HUGE_IDS)
-        t["weights"] = Zeros((h, 0) if kind == "huge_n" else (0, h), dt)
+        t["weights"] = Zeros((0, h) if kind == "huge_n" else (h, 0), dt)
         t["in_counts"] = np.zeros_like(in_counts)
         if grad:
             t["out_counts"] = np.zeros_like(t["out_counts"])

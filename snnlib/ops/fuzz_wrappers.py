@@ -138,7 +138,7 @@ def _matmul(rng, layout):
                                                                             layout),
                                  backend=backend)
 
-    target = "sparse_matmul" if layout == "out_in" else "sparse_matmul(in_out)"
+    target = "sparse_matmul" if layout == "in_out" else "sparse_matmul(out_in)"
     return _case(target, kind, names, expect, t, call, rng, dynamic=dynamic)
 
 
@@ -216,7 +216,7 @@ def _layer(rng):
     steps, batch = int(rng.integers(1, 3)), int(rng.integers(0, 3))
     n, n_in, s_in = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 4))
     ids, counts = _sparse(rng, batch, n_in, s_in, lead=(steps,))
-    t = dict(weights=rng.normal(size=(n, n_in)).astype(dt), ids=ids, counts=counts)
+    t = dict(weights=rng.normal(size=(n_in, n)).astype(dt), ids=ids, counts=counts)
     if rng.integers(0, 2):
         t["values"] = _carrier(counts, s_in, dt)
     kw = dict(alpha=0.9, gain=2.0, th1=1.0, th2=_pick(rng, [0.5, None]), beta=10.0,
@@ -227,7 +227,7 @@ def _layer(rng):
     if kind.startswith("valid"):
         expect = "ok"
         if kind == "valid_extreme":
-            t["weights"] = Zeros((MAX_ID, 0), dt)
+            t["weights"] = Zeros((0, MAX_ID), dt)
             t["counts"] = np.zeros_like(counts)
     elif kind in LIF_CONSTANTS:
         kw[kind] = bad_lif_constant(rng, kind)
@@ -298,8 +298,8 @@ def _numpy_case(rng, to_sparse: bool):
 
 WRAPPER_TARGETS = {
     "select_spikes": _select,
-    "sparse_matmul": lambda rng: _matmul(rng, "out_in"),
-    "sparse_matmul(in_out)": lambda rng: _matmul(rng, "in_out"),
+    "sparse_matmul": lambda rng: _matmul(rng, "in_out"),
+    "sparse_matmul(out_in)": lambda rng: _matmul(rng, "out_in"),
     "sparse_to_dense": _to_dense,
     "dense_to_sparse": _dense_to_sparse,
     "sparse_lif_layer": _layer,

@@ -3,14 +3,15 @@
 One call runs a whole LIF layer over a whole time-major sequence of sparse input spikes,
 forward and backward (DESIGN.md sections 3-5; spec section 1.6):
 
-    I_t  = sum_{i < counts_in[t, 0]} W[:, ids_in[t, i]]
+    I_t  = sum_{i < counts_in[t, 0]} W[ids_in[t, i], :]        W: [in, out]
     V_t  = alpha * (V_{t-1} - sg(V_{t-1} H(V_{t-1} - th1))) + (1 - alpha) * gain * I_t
     out  = select_spikes(V_t; th1, th2, capacity)      spikes, then candidates, <= S slots
 
 Backward (BPTT through the layer): a gradient reaches only the listed neurons (spikes and
 candidates) through the SuperSpike surrogate, is filtered backwards in time with ``alpha``
 (the reset is under stop-gradient), the weight gradient accumulates from real input spikes
-only, and the input slots ``i < counts_in[t, 1]`` receive a slot gradient. The compiled op
+only (``dW[ids_in[t, i], :] += dI_t``: nonzero only on the rows of inputs that spiked), and
+the input slots ``i < counts_in[t, 1]`` receive a slot gradient. The compiled op
 stores for the backward pass only the index lists and the potentials at the listed neurons,
 ``O(T * B * S)``; the dense potentials exist only inside each call.
 
@@ -37,7 +38,7 @@ def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, 
     t, b = tf.shape(ids)[0], tf.shape(ids)[1]
     flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))  # noqa: E731
     current = _reference.sparse_matmul(weights, flat(ids), flat(counts), flat(values))
-    current = tf.reshape(current, [t, b, tf.shape(weights)[0]])
+    current = tf.reshape(current, [t, b, tf.shape(weights)[1]])
     v = _reference.membrane(current, alpha=alpha, gain=gain, th1=th1)
     out_ids, out_counts, out_values, dropped = _reference.select_spikes(
         flat(v), th1, th2, beta, capacity)
@@ -51,7 +52,8 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     """One LIF layer over a whole time-major sequence of sparse spikes.
 
     Args:
-        weights: float32/float64 ``(out, in)``, both at most ``2**31 - 1`` (int32 ids).
+        weights: float32/float64 ``[in, out]`` (a spike of input ``j`` reads the row
+            ``weights[j]``), both at most ``2**31 - 1`` (int32 ids).
         spikes: time-major :class:`SparseSpikes` ``ids [T, B, S_in]`` (ids in ``[0, in)``);
             ``values`` carries the gradient to a previous layer (``None`` for input data).
         alpha, gain, th1, beta: neuron constants (see :class:`snnlib.LIFParams`):
@@ -69,16 +71,17 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     """
     weights = float_tensor(weights, "weights")
     if weights.shape.rank != 2:
-        raise ValueError(f"weights must be rank 2 (out, in); got shape {weights.shape}")
-    check_neurons(weights.shape[0], "N (weights.shape[0])")
-    check_neurons(weights.shape[1], "in (weights.shape[1])")
+        raise ValueError(f"weights must be rank 2 [in, out]; got shape {weights.shape}")
+    check_neurons(weights.shape[1], "N (weights.shape[1])")
+    check_neurons(weights.shape[0], "in (weights.shape[0])")
     ids, counts, values = check_spikes(spikes, "sparse_lif_layer")
     if ids.shape.rank != 3:
         raise ValueError(f"sparse_lif_layer: spikes must be time-major [time, batch, S]; got ids "
                          f"of shape {ids.shape}")
     capacity = check_capacity(capacity)
-    if weights.shape[0] is not None and capacity > weights.shape[0]:
-        raise ValueError(f"capacity must be <= the layer width {weights.shape[0]}; got {capacity}")
+    if weights.shape[1] is not None and capacity > weights.shape[1]:
+        raise ValueError(f"capacity must be <= the layer width N (weights.shape[1]) = "
+                         f"{weights.shape[1]}; got {capacity}")
     alpha = check_number(alpha, "alpha")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}")

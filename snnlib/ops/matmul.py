@@ -1,5 +1,6 @@
 """Dense weights times sparse spikes (:func:`sparse_matmul`), both weight layouts, and the
-compiled ops' gradients."""
+compiled ops' gradients. Weights are stored ``[in, out]`` (``"in_out"``, the default and the
+layout of every network); ``"out_in"`` converts weights kept as ``[out, in]``."""
 
 from __future__ import annotations
 
@@ -12,26 +13,27 @@ from snnlib.ops._checks import (carrier_values, check_neurons, check_spikes, fla
 from snnlib.spikes import SparseSpikes
 
 
-WEIGHT_LAYOUTS = ("out_in", "in_out")
+WEIGHT_LAYOUTS = ("in_out", "out_in")
 
 
-def sparse_matmul(weights, spikes: SparseSpikes, *, weights_layout: str = "out_in",
+def sparse_matmul(weights, spikes: SparseSpikes, *, weights_layout: str = "in_out",
                   backend: str | None = None):
     """Dense weights times binary sparse spikes: ``y[..., n] = sum_{i < counts[..., 0]}
-    W[n, ids[..., i]]``.
+    W[ids[..., i], n]`` (``x W`` for the dense 0/1 spikes ``x``).
 
-    Gradients: ``dW[n, ids[i]] += g[n]`` over real spikes (``i < counts[0]``);
-    ``g_values[i] = sum_n g[n] W[n, ids[i]]`` for ``i < counts[1]`` (candidates included,
+    Gradients: ``dW[ids[i], n] += g[n]`` over real spikes (``i < counts[0]``);
+    ``g_values[i] = sum_n g[n] W[ids[i], n]`` for ``i < counts[1]`` (candidates included,
     0 beyond). Spikes without ``values`` get no gradient.
 
     Args:
-        weights: float ``W [out, in]`` (``weights_layout="out_in"``, the layout of every
-            network here; its gradient is a dense ``[out, in]`` tensor), or ``W^T [in, out]``
-            (``"in_out"``; its gradient is a ``tf.IndexedSlices`` holding only the rows of the
-            input neurons that spiked, so neither the weights nor a dense gradient is streamed
-            whole: the fast layout at low activity).
+        weights: float ``W [in, out]`` (``weights_layout="in_out"``, the default and the
+            layout of every network here: a spike reads one contiguous row, and the gradient
+            is a ``tf.IndexedSlices`` holding only the rows of the input neurons that spiked,
+            so neither the weights nor a dense gradient is streamed whole), or, as a
+            conversion for weights kept transposed, ``W^T [out, in]`` (``"out_in"``; the op
+            reads all of it and its gradient is a dense ``[out, in]`` tensor).
         spikes: :class:`SparseSpikes` with ``ids [..., S]``, ids in ``[0, in)``.
-        weights_layout: ``"out_in"`` or ``"in_out"``, see ``weights``.
+        weights_layout: ``"in_out"`` or ``"out_in"``, see ``weights``.
         backend: ``None``, ``"compiled"`` or ``"reference"``.
 
     Returns:

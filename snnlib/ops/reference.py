@@ -202,24 +202,25 @@ def select_spikes(v, th1, th2, beta, capacity: int):
     return ids, counts, carrier(v), dropped
 
 
-def sparse_matmul(weights, ids, counts, values, layout: str = "out_in"):
-    """``y[b, n] = sum_{i < counts[b, 0]} W[n, ids[b, i]]``, with ``weights`` = ``W [out, in]``
-    (``layout="out_in"``) or ``W^T [in, out]`` (``"in_out"``).
+def sparse_matmul(weights, ids, counts, values, layout: str = "in_out"):
+    """``y[b, n] = sum_{i < counts[b, 0]} W[ids[b, i], n]`` with ``W [in, out]`` (the layout
+    of every network here; ``layout="in_out"``). ``layout="out_in"`` is the conversion for
+    weights kept as ``W^T [out, in]``: the same product, ``weights[n, ids[b, i]]``.
 
     Gradients (``g = dL/dy``)::
 
-        dW[n, ids[b, i]] += g[b, n]                           i < counts[b, 0]
-        g_values[b, i]    = sum_n g[b, n] W[n, ids[b, i]]     i < counts[b, 1], else 0
+        dW[ids[b, i], n] += g[b, n]                           i < counts[b, 0]
+        g_values[b, i]    = sum_n g[b, n] W[ids[b, i], n]     i < counts[b, 1], else 0
 
-    ``dW`` is a dense ``[out, in]`` tensor for ``"out_in"``; for ``"in_out"`` it is a
-    ``tf.IndexedSlices`` of ``W^T`` with one row ``g[b, :]`` per real spike at row
-    ``ids[b, i]`` (repeated rows are summed when densified).
+    For ``"in_out"``, ``dW`` is a ``tf.IndexedSlices`` with one row ``g[b, :]`` per real
+    spike at row ``ids[b, i]`` (repeated rows are summed when densified): only the rows of
+    inputs that spiked. For ``"out_in"`` it is a dense ``[out, in]`` tensor.
 
     Args:
-        weights: float ``[out, in]`` or ``[in, out]``, see ``layout``.
+        weights: float ``[in, out]`` or ``[out, in]``, see ``layout``.
         ids, counts: the sparse spikes ``[B, S]``, ``[B, 2]``.
         values: float ``[B, S]``, the gradient carrier (its entries are not read).
-        layout: ``"out_in"`` or ``"in_out"``.
+        layout: ``"in_out"`` (default) or ``"out_in"``.
 
     Returns:
         float ``[B, out]``.

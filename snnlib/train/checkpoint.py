@@ -17,6 +17,14 @@ other random draws in a training step.
 A manifest that does not parse, or a ``.npz`` whose size or hash disagrees with it, raises
 :class:`CheckpointError`; :func:`restore_latest` then logs the error and falls back to the
 previous checkpoint.
+
+Weight layout. The manifest records ``weights_layout``: ``"in_out"``, the ``[in, out]`` layout
+of every weight matrix since format 2 (DESIGN.md section 3). Format-1 checkpoints predate the
+field and were all written with ``[out, in]`` matrices; they are converted on restore by
+transposing every 2-D array: the weight matrices, the rule's fixed matrices (e-prop feedback,
+DECOLLE readouts) and the optimizer's moments of the weights, the only 2-D variables a model
+here has. The format number, not the shapes, decides (a square layer fits either way), so a
+checkpoint is never loaded transposed by accident. Any other recorded layout is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from snnlib.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^ckpt-(\d+)\.json$")
+FORMAT = 2
+WEIGHTS_LAYOUT = "in_out"
 
 
 class CheckpointError(RuntimeError):
@@ -76,7 +86,8 @@ def save_checkpoint(directory, model, *, step: int, epoch: int, step_in_epoch: i
     data_path = directory / f"ckpt-{step:09d}.npz"
     write_atomic(data_path, blob)
     manifest = {
-        "format": 1, "step": int(step), "epoch": int(epoch), "step_in_epoch": int(step_in_epoch),
+        "format": FORMAT, "weights_layout": WEIGHTS_LAYOUT, "step": int(step),
+        "epoch": int(epoch), "step_in_epoch": int(step_in_epoch),
         "history": history, "fingerprint": config_fingerprint, "n_variables": len(values),
         "shapes": [list(v.shape) for v in values], "npz": data_path.name, "bytes": len(blob),
         "sha256": hashlib.sha256(blob).hexdigest(),
@@ -119,8 +130,31 @@ def load_checkpoint(manifest_path) -> tuple[dict, list[np.ndarray]]:
     return manifest, values
 
 
+def to_current_layout(manifest: dict, values: list[np.ndarray]) -> list[np.ndarray]:
+    """The checkpoint's values in the ``[in, out]`` layout (see the module docstring).
+
+    A format-1 checkpoint (``[out, in]``, no ``weights_layout`` field) has every 2-D array
+    transposed; a checkpoint recording ``"in_out"`` is returned as it is.
+
+    Raises:
+        CheckpointError: the manifest records another layout, or none in a format after 1.
+    """
+    fmt = manifest.get("format")
+    layout = manifest.get("weights_layout", "out_in" if fmt == 1 else None)
+    if layout == WEIGHTS_LAYOUT:
+        return values
+    if layout == "out_in" and fmt == 1:
+        log.info("converting a format-1 checkpoint: weight matrices [out, in] -> [in, out]")
+        return [np.ascontiguousarray(v.T) if v.ndim == 2 else v for v in values]
+    raise CheckpointError(f"checkpoint (format {fmt!r}) records weights_layout {layout!r}; "
+                          f"this version reads {WEIGHTS_LAYOUT!r} and converts format-1 "
+                          "[out, in] checkpoints: write it again with the matching version")
+
+
 def restore_checkpoint(model, manifest: dict, values: list[np.ndarray]) -> None:
-    """Assign the saved values to the model's and optimizer's variables."""
+    """Assign the saved values (converted by :func:`to_current_layout`) to the model's and
+    optimizer's variables."""
+    values = to_current_layout(manifest, values)
     variables = _variables(model)
     if len(variables) != len(values):
         raise CheckpointError(f"checkpoint holds {len(values)} variables but the model and "

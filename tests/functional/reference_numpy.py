@@ -22,10 +22,10 @@ def forward(weights, x, *, alpha, gain, th1, delay):
         if l > 0 and delay:
             inp = np.concatenate([np.zeros_like(inp[:, :1]), inp[:, :-1]], axis=1)
         b, t_len, _ = inp.shape
-        v_prev = np.zeros((b, w.shape[0]))
+        v_prev = np.zeros((b, w.shape[1]))  # w: [in, out]
         vs, ss = [], []
         for t in range(t_len):
-            i_t = inp[:, t] @ w.T
+            i_t = inp[:, t] @ w
             v_reset = np.where(v_prev >= th1, 0.0, v_prev)
             v_t = alpha * v_reset + (1 - alpha) * gain * i_t
             vs.append(v_t)
@@ -49,8 +49,8 @@ def backward(weights, layers, grad_last_spikes, *, alpha, gain, th1, beta, th2s,
             g_v = g_s[:, t] * surrogate(v[:, t], th1, beta, th2s[l]) + alpha * g_v_next
             g_i[:, t] = (1 - alpha) * gain * g_v
             g_v_next = g_v
-        grads[l] = np.einsum("btn,btm->nm", g_i, inp)
-        g_inp = np.einsum("btn,nm->btm", g_i, weights[l])
+        grads[l] = np.einsum("btn,btm->mn", g_i, inp)  # [in, out]
+        g_inp = np.einsum("btn,mn->btm", g_i, weights[l])
         if delay:
             g_s = np.concatenate([g_inp[:, 1:], np.zeros_like(g_inp[:, :1])], axis=1)
         else:

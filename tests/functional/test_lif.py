@@ -103,7 +103,7 @@ def test_snn_forward_graph_mode_equals_eager(rng):
 def test_init_weights_follow_the_seed_rule():
     w = init_weights([400, 50], weight_mul=2.0, seed=0)[0]
     a = np.sqrt(6 / 400) * 2.0
-    assert w.shape == (50, 400)
+    assert w.shape == (400, 50)  # [in, out]
     assert w.min() >= -a + 0.001 - 1e-6 and w.max() <= a + 0.001 + 1e-6
     assert abs(w.mean() - 0.001) < 0.01
     np.testing.assert_array_equal(w, init_weights([400, 50], weight_mul=2.0, seed=0)[0])

@@ -90,3 +90,15 @@ def test_keras_file_round_trip_restores_weights_and_outputs(rng, tmp_path, optio
     for a, b in zip(saved, restored):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
+
+
+def test_row_sparse_gradients_are_summed_before_the_optimizer():
+    from snnlib.layers.classifier import dense_gradients
+
+    # Two slices of row 1 (as the reference op or two replicas give them) and a dense one.
+    sparse = tf.IndexedSlices(tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([1, 1]),
+                              tf.constant([3, 2]))
+    dense = tf.ones([2, 2])
+    got = dense_gradients([sparse, dense])
+    np.testing.assert_array_equal(got[0].numpy(), [[0.0, 0.0], [4.0, 6.0], [0.0, 0.0]])
+    assert got[1] is dense

@@ -16,7 +16,7 @@ def test_each_layer_equals_bptt_of_its_local_loss(rng, params, delay):
     x, y = make_batch(rng, sizes)
     weights = make_weights(sizes)
     readouts = random_readouts(sizes, seed=2, dtype="float64")
-    assert [r.shape for r in readouts] == [(5, 16), (5, 10)]
+    assert [r.shape for r in readouts] == [(16, 5), (10, 5)]  # [N_l, K]
     result = decolle_gradients(weights, x, y, params, readouts=readouts)
     spikes = snn_forward(weights, x, params).spikes  # [B, T, N] per layer
     total = 0.0

@@ -64,7 +64,7 @@ def test_random_feedback(rng, params):
     x, y = make_batch(rng, sizes)
     weights = make_weights(sizes)
     fb = random_feedback(sizes, seed=3, dtype="float64")
-    assert [m.shape for m in fb] == [(5, 16)]
+    assert [m.shape for m in fb] == [(16, 5)]  # like weights[1]: [in, out]
     sym = eprop_gradients(weights, x, y, params)
     rnd = eprop_gradients(weights, x, y, params, feedback="random", feedback_weights=fb)
     np.testing.assert_allclose(rnd.grads[-1], sym.grads[-1])

@@ -29,7 +29,8 @@ def _loss_and_grads(weights, x, y, params, impl, sparse_sizes=None):
                           sparse_sizes=sparse_sizes, return_potentials=True)
         counts = tf.reduce_sum(out.spikes[-1], axis=1)
         loss = tf.reduce_sum((counts - y) ** 2) / 2
-    return out, loss, tape.gradient(loss, ws)
+    # sparse_ops: tf.IndexedSlices of the rows of the inputs that spiked (W [in, out])
+    return out, loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, ws)]
 
 
 @pytest.fixture(params=["default", "reference"])
@@ -82,7 +83,7 @@ def test_sparse_outputs_are_consistent_and_batch_major(op_backend):
 def test_overflow_is_counted_when_capacity_is_small():
     rng = np.random.default_rng(0)
     x = (rng.uniform(size=(4, 30, 16)) < 0.6).astype(np.float32)
-    weights = [np.full((7, 16), 0.5, np.float32), np.full((2, 7), 0.5, np.float32)]
+    weights = [np.full((16, 7), 0.5, np.float32), np.full((7, 2), 0.5, np.float32)]
     t_major = tf.constant(np.transpose(x, (1, 0, 2)))
     out = forward(weights, t_major, LIFParams(alpha=0.9), sparse_sizes=[16, 2, 1],
                   return_potentials=True)

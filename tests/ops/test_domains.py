@@ -70,13 +70,13 @@ LAYER = dict(alpha=0.9, gain=2.0, th1=1.0, th2=0.5, beta=10.0, capacity=2)
 def test_sparse_lif_layer_constants_outside_their_domain(backend_name, name, value):
     sp = SparseSpikes(np.zeros((2, 1, 1), np.int32), np.zeros((2, 1, 2), np.int32))
     with pytest.raises(ValueError, match=name):
-        sparse_lif_layer(np.ones((3, 4), np.float32), sp, backend=backend_name,
+        sparse_lif_layer(np.ones((4, 3), np.float32), sp, backend=backend_name,
                          **{**LAYER, name: value})
 
 
 def _layer_grad(lib, **changes):
     t, b, n, n_in, s = 2, 1, 3, 4, 2
-    args = dict(weights=np.ones((n, n_in)), in_ids=np.zeros((t, b, 1), np.int32),
+    args = dict(weights=np.ones((n_in, n)), in_ids=np.zeros((t, b, 1), np.int32),
                 in_counts=np.int32([[[1, 1]], [[0, 0]]]), out_ids=np.int32([[[0, 2]], [[1, 0]]]),
                 out_counts=np.int32([[[1, 2]], [[1, 1]]]), v_listed=np.ones((t, b, s)),
                 grad_values=np.ones((t, b, s)), grad_potentials=np.zeros((0, 0, 0)),
@@ -110,7 +110,7 @@ def test_layer_gradient_rejects_non_finite_listed_potentials(lib, bad):
                                                 np.zeros((1, 2), np.int32)), 2**31, backend=b),
      "n"),
     (lambda b: ops.select_spikes(tf.zeros([0, 2**31]), th1=1.0, capacity=1, backend=b), "v"),
-    (lambda b: ops.sparse_matmul(tf.zeros([0, 2**40]), SparseSpikes(
+    (lambda b: ops.sparse_matmul(tf.zeros([2**40, 0]), SparseSpikes(
         np.zeros((1, 1), np.int32), np.zeros((1, 2), np.int32)), backend=b), "weights"),
     (lambda b: ops.dense_to_sparse(tf.zeros([0, 2**33]), 1, backend=b), "dense"),
 ])

@@ -67,8 +67,9 @@ def test_select_spikes_gradient_is_the_surrogate_on_listed_neurons(backend_name)
     np.testing.assert_allclose(tape.gradient(loss, v).numpy(), expected, rtol=1e-12)
 
 
-def _matmul_and_grads(backend, w, spikes, g, mode, layout="out_in"):
-    """``(y, dL/dW, dL/dvalues)``; with ``layout="in_out"`` ``w`` is passed transposed and the
+def _matmul_and_grads(backend, w, spikes, g, mode, layout="in_out"):
+    """``(y, dL/dW, dL/dvalues)`` for ``w`` given as ``W^T [out, in]`` (the NumPy oracle's
+    indexing); with ``layout="in_out"`` (the default) it is passed as ``W [in, out]`` and the
     (row-sparse) gradient comes back densified in the ``[out, in]`` layout."""
     def run(w, values):
         with tf.GradientTape(persistent=True) as tape:
@@ -86,18 +87,19 @@ def _matmul_and_grads(backend, w, spikes, g, mode, layout="out_in"):
     return _maybe_function(run, mode)(tf.constant(w), tf.constant(spikes.values))
 
 
+@pytest.mark.parametrize("layout", ["in_out", "out_in"])
 @pytest.mark.parametrize("mode", ["eager", "graph"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
-def test_sparse_matmul_compiled_equals_reference(case, dtype, mode):
+def test_sparse_matmul_compiled_equals_reference(case, dtype, mode, layout):
     require_compiled()
     rng = np.random.default_rng(100 + CASES.index(case))
     batch, n_in, n_out, capacity, _ = case
     spikes = random_sparse(rng, batch, n_in, capacity, dtype=dtype)
     w = rng.normal(size=(n_out, n_in)).astype(dtype)
     g = tf.constant(rng.normal(size=(batch, n_out)).astype(dtype))
-    ref = _matmul_and_grads("reference", w, spikes, g, mode)
-    cmp = _matmul_and_grads("compiled", w, spikes, g, mode)
+    ref = _matmul_and_grads("reference", w, spikes, g, mode, layout)
+    cmp = _matmul_and_grads("compiled", w, spikes, g, mode, layout)
     for a, b in zip(ref, cmp):
         np.testing.assert_allclose(b.numpy(), a.numpy(), **TOL[dtype])
     # NumPy oracle of the equations.
@@ -119,7 +121,7 @@ def test_sparse_matmul_compiled_equals_reference(case, dtype, mode):
 @pytest.mark.parametrize("mode", ["eager", "graph"])
 @pytest.mark.parametrize("backend", ["reference", "compiled"])
 @pytest.mark.parametrize("case", CASES)
-def test_transposed_weights_give_the_same_product_and_gradients(case, backend, mode):
+def test_both_weight_layouts_give_the_same_product_and_gradients(case, backend, mode):
     if backend == "compiled":
         require_compiled()
     rng = np.random.default_rng(200 + CASES.index(case))
@@ -127,8 +129,8 @@ def test_transposed_weights_give_the_same_product_and_gradients(case, backend, m
     spikes = random_sparse(rng, batch, n_in, capacity)
     w = rng.normal(size=(n_out, n_in))
     g = tf.constant(rng.normal(size=(batch, n_out)))
-    want = _matmul_and_grads("reference", w, spikes, g, mode)
-    got = _matmul_and_grads(backend, w, spikes, g, mode, layout="in_out")
+    want = _matmul_and_grads("reference", w, spikes, g, mode, layout="out_in")
+    got = _matmul_and_grads(backend, w, spikes, g, mode)
     for a, b in zip(want, got):
         np.testing.assert_allclose(b.numpy(), a.numpy(), **TOL[np.float64])
 
@@ -235,7 +237,7 @@ def test_leading_axes_are_flattened_and_restored(backend_name, rng):
     flat, _ = ops.select_spikes(v.reshape(24, 10), th1=1.0, th2=0.9, capacity=5,
                                 backend=backend_name)
     np.testing.assert_array_equal(spikes.ids.numpy().reshape(24, 5), flat.ids.numpy())
-    w = rng.normal(size=(6, 10))
+    w = rng.normal(size=(10, 6))
     y = ops.sparse_matmul(w, spikes, backend=backend_name)
     assert y.shape == (2, 3, 4, 6)
     np.testing.assert_allclose(y.numpy().reshape(24, 6),
@@ -245,7 +247,7 @@ def test_leading_axes_are_flattened_and_restored(backend_name, rng):
 
 def test_input_spikes_without_values_get_no_gradient(backend_name, rng):
     spikes = random_sparse(rng, 3, 8, 4, garbage_padding=False)
-    w = tf.Variable(rng.normal(size=(2, 8)))
+    w = tf.Variable(rng.normal(size=(8, 2)))
     with tf.GradientTape() as tape:
         y = ops.sparse_matmul(w, SparseSpikes(spikes.ids, spikes.counts), backend=backend_name)
         loss = tf.reduce_sum(y)
@@ -260,7 +262,7 @@ def test_shapes_are_inferred_with_unknown_batch(backend):
     n, s, out = 12, 5, 3
 
     @tf.function(input_signature=[tf.TensorSpec([None, n], tf.float32),
-                                  tf.TensorSpec([out, n], tf.float32)])
+                                  tf.TensorSpec([n, out], tf.float32)])
     def net(v, w):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([v, w])
@@ -273,11 +275,12 @@ def test_shapes_are_inferred_with_unknown_batch(backend):
         assert [sh.as_list() for sh in shapes] == [
             [None, s], [None, 2], [None, s], [None], [None, out], [None, n]], shapes
         gv, gw = tape.gradient(loss, [v, w])
-        assert gv.shape.as_list() == [None, n] and gw.shape.as_list() == [out, n]
+        gw = tf.convert_to_tensor(gw)  # the rows of the inputs that spiked, densified
+        assert gv.shape.as_list() == [None, n] and gw.shape.as_list() == [n, out]
         return y
 
     y = net(tf.constant(random_potentials(np.random.default_rng(0), 4, n, 0.3, np.float32)),
-            tf.ones([out, n]))
+            tf.ones([n, out]))
     assert y.shape == (4, out)
 
 

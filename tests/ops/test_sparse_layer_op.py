@@ -16,7 +16,7 @@ CONSTS = dict(alpha=0.9, gain=10.0, th1=1.0, beta=10.0)
 def _inputs(rng, t_len=30, batch=5, n_in=12, s_in=6, n=9, dtype=np.float64):
     flat = random_sparse(rng, t_len * batch, n_in, s_in, dtype=dtype)
     spikes = SparseSpikes(*(np.reshape(a, (t_len, batch, -1)) for a in flat))
-    w = (rng.uniform(-0.4, 0.6, size=(n, n_in))).astype(dtype)
+    w = (rng.uniform(-0.4, 0.6, size=(n_in, n))).astype(dtype)  # [in, out]
     return w, spikes
 
 
@@ -33,6 +33,8 @@ def _run(backend, w, spikes, th2, capacity, with_values=True, graph=False):
             slot_w = tf.cast(tf.range(capacity) + 1, w.dtype)
             loss = tf.reduce_sum(out.values * slot_w) + 0.01 * tf.reduce_sum(v * v)
         grads = tape.gradient(loss, [w] + ([values] if with_values else []))
+        # The reference's weight gradient is a tf.IndexedSlices of the rows that spiked.
+        grads = [tf.convert_to_tensor(g) for g in grads]
         return out, dropped, v, grads
 
     return tf.function(fn)() if graph else fn()
@@ -61,6 +63,25 @@ def test_compiled_equals_reference_float64(rng, th2, capacity, graph):
         np.testing.assert_allclose(c.numpy(), r.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_weight_gradient_is_nonzero_only_on_rows_of_inputs_that_spiked(rng, backend, graph):
+    # W [in, out]: dW[j] = sum over the real spikes of input j of dI, so the rows of inputs
+    # that never spiked (listed as candidates or not listed at all) stay exactly zero.
+    if backend == "compiled":
+        require_compiled()
+    w, spikes = _inputs(rng, n_in=40, s_in=3)
+    spiked = np.zeros(40, bool)
+    for t, b in np.ndindex(spikes.counts.shape[:2]):
+        spiked[spikes.ids[t, b, :spikes.counts[t, b, 0]]] = True
+    assert 0 < spiked.sum() < 40, "the test needs inputs with and without spikes"
+    _, _, _, grads = _run(backend, w, spikes, 0.9, 9, graph=graph)
+    grad_w = tf.convert_to_tensor(grads[0]).numpy()
+    assert grad_w.shape == w.shape
+    assert np.all(grad_w[~spiked] == 0.0)
+    assert np.all(np.abs(grad_w[spiked]).max(axis=1) > 0.0)
+
+
 def test_input_data_without_values_gets_no_input_gradient(rng):
     w, spikes = _inputs(rng, dtype=np.float32)
     for backend in ("reference",) + (() if _pure() else ("compiled",)):
@@ -76,7 +97,7 @@ def _pure():
 
 def test_shape_inference_with_unknown_time_and_batch():
     require_compiled()
-    spec = [tf.TensorSpec([7, 12], tf.float32), tf.TensorSpec([None, None, 4], tf.int32),
+    spec = [tf.TensorSpec([12, 7], tf.float32), tf.TensorSpec([None, None, 4], tf.int32),
             tf.TensorSpec([None, None, 2], tf.int32)]
 
     @tf.function(input_signature=spec)
@@ -96,7 +117,7 @@ ERRORS = (ValueError, tf.errors.InvalidArgumentError)
 def _bad_cases():
     ids = np.array([[[1, 2], [0, 0]]], np.int32)        # [T=1, B=2, S=2]
     counts = np.array([[[2, 2], [0, 1]]], np.int32)
-    w = np.ones((3, 4), np.float32)
+    w = np.ones((4, 3), np.float32)  # [in = 4, N = 3]
     return {
         "id_out_of_range": (w, np.where(ids == 2, 4, ids), counts, dict(capacity=2), "ids"),
         "id_negative": (w, np.where(ids == 1, -1, ids), counts, dict(capacity=2), "ids"),
@@ -144,7 +165,7 @@ def test_stress_random_valid_and_invalid_calls(rng):
                 counts = np.maximum(counts, 1) if s_in >= 1 else counts
             else:
                 counts = counts.copy(); counts.flat[rng.integers(counts.size)] = rng.choice([-1, s_in + 1])
-        w = rng.normal(size=(n, n_in)).astype(np.float32)
+        w = rng.normal(size=(n_in, n)).astype(np.float32)
         try:
             out = lib.snnlib_sparse_lif_layer(w, ids, counts, values, consts,
                                               capacity=int(rng.integers(1, n + 1)))

@@ -10,7 +10,8 @@ from snnlib.spikes import SparseSpikes
 
 ERRORS = (ValueError, tf.errors.InvalidArgumentError)
 
-W = np.ones((3, 8))
+W = np.ones((3, 8))  # W^T [out, in], the layout of the raw SnnlibSparseMatmul kernels
+W_IN_OUT = W.T      # [in, out]: what sparse_matmul takes by default
 IDS = np.array([[1, 4, 0], [2, 0, 0]], np.int32)
 COUNTS = np.array([[1, 2], [1, 1]], np.int32)
 VALUES = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -75,7 +76,7 @@ def _invoke(op, tensors, static, backend):
         return ops.select_spikes(tensors["v"], th1=1.0, th2=0.9, backend=backend, **static)
     spikes = SparseSpikes(tensors["ids"], tensors["counts"], tensors["values"])
     if op == "matmul":
-        return ops.sparse_matmul(tensors.get("w", W), spikes, backend=backend)
+        return ops.sparse_matmul(tensors.get("w", W_IN_OUT), spikes, backend=backend)
     return ops.sparse_to_dense(spikes, static["n"], backend=backend)
 
 
@@ -113,24 +114,25 @@ def test_valid_baseline_of_the_invalid_cases_runs(backend_name, mode):
 
 
 @pytest.mark.parametrize("mode", ["eager", "graph"])
-def test_transposed_layout_checks_ids_against_its_rows(backend_name, mode):
+def test_out_in_layout_checks_ids_against_its_columns(backend_name, mode):
     def run(ids):
-        return ops.sparse_matmul(W.T, SparseSpikes(ids, COUNTS, VALUES), weights_layout="in_out",
+        return ops.sparse_matmul(W, SparseSpikes(ids, COUNTS, VALUES), weights_layout="out_in",
                                  backend=backend_name)
 
     call = tf.function(run) if mode == "graph" else run
     np.testing.assert_array_equal(call(IDS).numpy(), np.ones((2, 3)))
     with pytest.raises(ERRORS, match="ids"):
         call(_bad_ids(1, 0, 8)).numpy()
-    with pytest.raises(ValueError, match=r"rank 2 \(in, out\)"):
-        ops.sparse_matmul(np.ones(8), SparseSpikes(IDS, COUNTS, VALUES), weights_layout="in_out",
+    with pytest.raises(ValueError, match=r"rank 2 \(out, in\)"):
+        ops.sparse_matmul(np.ones(8), SparseSpikes(IDS, COUNTS, VALUES), weights_layout="out_in",
                           backend=backend_name)
 
 
 def test_padding_ids_are_never_read(backend_name):
     ids = np.array([[1, -5, 99]], np.int32)  # slots 1, 2 are padding (counts1 = 1)
     spikes = SparseSpikes(ids, np.array([[1, 1]], np.int32), np.array([[1.0, 0.0, 0.0]]))
-    np.testing.assert_array_equal(ops.sparse_matmul(W, spikes, backend=backend_name).numpy(),
+    np.testing.assert_array_equal(ops.sparse_matmul(W_IN_OUT, spikes,
+                                                    backend=backend_name).numpy(),
                                   np.ones((1, 3)))
     assert ops.sparse_to_dense(spikes, 8, backend=backend_name).numpy()[0, 1] == 1.0
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from snnlib.train.checkpoint import (CheckpointError, list_checkpoints, load_checkpoint,
-                               restore_latest, save_checkpoint)
+                                     restore_checkpoint, restore_latest, save_checkpoint)
 from snnlib.train import TrainConfig, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +115,33 @@ def test_checkpoint_of_another_configuration_is_refused(tmp_path, uninterrupted)
                     config_fingerprint="other")
     with pytest.raises(ValueError, match="different configuration"):
         restore_latest(tmp_path, result["model"], config_fingerprint="mine")
+
+
+def test_checkpoints_record_the_weight_layout(tmp_path, uninterrupted):
+    _, _, result = uninterrupted
+    path = save_checkpoint(tmp_path, result["model"], step=1, epoch=0, step_in_epoch=1,
+                           history=[], config_fingerprint="x")
+    manifest, _ = load_checkpoint(path)
+    assert manifest["format"] == 2 and manifest["weights_layout"] == "in_out"
+
+
+def test_format_1_checkpoint_is_transposed_and_other_layouts_are_refused(uninterrupted):
+    # Format 1 stored every weight matrix (and its optimizer moments) [out, in].
+    _, _, result = uninterrupted
+    model = result["model"]
+    variables = list(model.weights) + list(model.optimizer.variables)
+    current = [np.array(v.numpy()) for v in variables]
+    assert any(v.ndim == 2 for v in current)
+    old = [np.ascontiguousarray(v.T) if v.ndim == 2 else v for v in current]
+    for v in variables:
+        v.assign(np.zeros(v.shape, v.dtype))
+    restore_checkpoint(model, {"format": 1}, old)
+    for var, want in zip(variables, current):
+        np.testing.assert_array_equal(var.numpy(), want)
+    for manifest in ({"format": 2}, {"format": 2, "weights_layout": "out_in"},
+                     {"format": 1, "weights_layout": "columns"}):
+        with pytest.raises(CheckpointError, match="weights_layout"):
+            restore_checkpoint(model, manifest, current)
 
 
 def test_resume_needs_a_directory():

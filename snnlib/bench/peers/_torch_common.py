@@ -35,8 +35,9 @@ class LayerwiseSNN(torch.nn.Module):
     """Feed-forward LIF stack run layer by layer over the whole sequence.
 
     ``run_layer(l, current [T, B, n]) -> spikes [T, B, n]`` is the peer's neuron;
-    ``current = x W_l^T`` for all steps in one matmul, and layer ``l >= 1`` reads the previous
-    layer's spikes delayed by one step (the seed model). Logits are last-layer spike counts.
+    ``current = x W_l`` for all steps in one matmul (``W_l [in, out]`` from ``init_weights``,
+    stored transposed as the ``[out, in]`` weight of a ``torch.nn.Linear``), and layer
+    ``l >= 1`` reads the previous layer's spikes delayed by one step (the seed model). Logits are last-layer spike counts.
     """
 
     def __init__(self, sizes, run_layer, *, seed: int = 0, params: LIFParams | None = None):
@@ -44,9 +45,9 @@ class LayerwiseSNN(torch.nn.Module):
         params = params or LIFParams()
         self.linears = torch.nn.ModuleList()
         for w in init_weights(sizes, weight_mul=params.weight_mul, seed=seed):
-            lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
+            lin = torch.nn.Linear(w.shape[0], w.shape[1], bias=False)
             with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(w))
+                lin.weight.copy_(torch.from_numpy(w.T.copy()))
             self.linears.append(lin)
         self.run_layer = run_layer
 
