@@ -135,9 +135,13 @@ class SNNClassifier(keras.Model):
         return [self.loss_tracker, self.acc_tracker, *self.activity_trackers, *self.overflow_trackers,
                 *rule]
 
-    def forward(self, x, return_potentials: bool = False):
-        """``(logits [batch, n_classes], SNNOutput)`` with time-major per-layer outputs."""
-        out = self.stack(x, return_potentials=return_potentials)
+    def forward(self, x, return_potentials: bool = False, dense_hidden: bool = False):
+        """``(logits [batch, n_classes], SNNOutput)`` with time-major per-layer outputs.
+
+        The logits need only the last layer's spikes: with the sparse implementations the
+        hidden layers' ``out.spikes[l]`` are ``None`` (their index lists are ``out.sparse[l]``)
+        unless ``dense_hidden``, so the step builds no dense buffer for them."""
+        out = self.stack(x, return_potentials=return_potentials, dense_hidden=dense_hidden)
         if self.readout is None:
             logits = tf.reduce_sum(out.spikes[-1], axis=0)
         else:

@@ -78,10 +78,11 @@ class LIFStack(keras.layers.Layer):
             for l, w in enumerate(init)
         ]
 
-    def call(self, x, return_potentials: bool = False) -> SNNOutput:
+    def call(self, x, return_potentials: bool = False, dense_hidden: bool = True) -> SNNOutput:
         """``x``: rasters ``[batch, time, n_in]``, or (sparse implementations) index lists
         ``SparseSpikes(ids [batch, time, S_in], counts [batch, time, 2])`` (or the dict
-        ``{"ids", "counts"}`` of the data pipeline), used as they are."""
+        ``{"ids", "counts"}`` of the data pipeline), used as they are. ``dense_hidden``: see
+        :func:`snnlib.network.snn_forward`."""
         if isinstance(x, dict):
             x = SparseSpikes(x["ids"], x["counts"])
         if isinstance(x, SparseSpikes):
@@ -100,7 +101,8 @@ class LIFStack(keras.layers.Layer):
                              tf.transpose(spikes.counts, [1, 0, 2]))
         weights = [tf.convert_to_tensor(k) for k in self.kernels]
         return snn_forward(weights, x, self.params, impl=self.impl, sparse_sizes=self.sparse_sizes,
-                           return_potentials=return_potentials, time_major=True)
+                           return_potentials=return_potentials, time_major=True,
+                           dense_hidden=dense_hidden)
 
     def get_config(self):
         return {**super().get_config(), "sizes": self.sizes,

@@ -15,7 +15,7 @@ from snnlib.spikes import SparseSpikes
 
 def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str = "dense",
                 sparse_sizes: Sequence[int] | None = None, return_potentials: bool = False,
-                time_major: bool = False) -> SNNOutput:
+                time_major: bool = False, dense_hidden: bool = True) -> SNNOutput:
     """Run a feed-forward LIF network over a whole sequence.
 
     Args:
@@ -29,6 +29,10 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
         sparse_sizes: capacity ``S`` per layer for the sparse implementations.
         return_potentials: also return the membrane potentials.
         time_major: inputs and outputs are ``[time, batch, n]``.
+        dense_hidden: the sparse implementations also return the hidden layers' spikes as
+            dense tensors; ``False`` leaves ``spikes[l]`` of the hidden layers ``None`` (their
+            index lists are in ``sparse[l]``) and densifies only the last layer, so no dense
+            ``[T, B, n_l]`` buffer is built for them (the training step's setting).
 
     Returns:
         :class:`SNNOutput`; ``spikes[l]`` is ``float[batch, time, n_{l+1}]``. Every output is
@@ -53,12 +57,13 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
         out = dense_forward(weights, x, params, return_potentials=return_potentials)
     else:
         out = sparse_forward(weights, x, params, impl=impl, sparse_sizes=sparse_sizes,
-                                     return_potentials=return_potentials)
+                             return_potentials=return_potentials, dense_hidden=dense_hidden)
     if time_major:
         return out
 
     def to_batch_major(seq):
-        return None if seq is None else [tf.transpose(s, [1, 0, 2]) for s in seq]
+        return None if seq is None else [None if s is None else tf.transpose(s, [1, 0, 2])
+                                         for s in seq]
 
     def sparse_to_batch_major(seq):
         if seq is None:

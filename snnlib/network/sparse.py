@@ -80,7 +80,7 @@ def _split_time_batch(x, t, b):
 
 def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
             sparse_sizes: Sequence[int] | None = None,
-            return_potentials: bool = False) -> SNNOutput:
+            return_potentials: bool = False, dense_hidden: bool = True) -> SNNOutput:
     """Run the network with sparse spikes on a time-major input.
 
     Args:
@@ -92,6 +92,8 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
             selection) or ``"sparse_layer"`` (per layer: one fused op, :mod:`snnlib.ops.layer`).
         sparse_sizes: ``[S_in, S_1, ..., S_L]``, capacities with ``1 <= S_l <= n_l``.
         return_potentials: also return the membrane potentials.
+        dense_hidden: densify the hidden layers' spikes too (``False``: ``spikes[l]`` is
+            ``None`` for every layer but the last; the index lists are in ``sparse[l]``).
 
     Returns:
         :class:`SNNOutput`, all time-major: ``spikes[l]`` dense ``[T, B, n_{l+1}]``,
@@ -134,9 +136,12 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
             out, dropped = ops.select_spikes(
                 _merge_time_batch(v), th1=params.th1, th2=th2, capacity=capacities[l + 1],
                 beta=params.beta)
-        dense = ops.sparse_to_dense(out, int(w.shape[1]))
         inp = SparseSpikes(*(_split_time_batch(a, t_len, batch) for a in out))
-        spikes.append(_split_time_batch(dense, t_len, batch))
+        if dense_hidden or l == n_layers - 1:
+            dense = ops.sparse_to_dense(out, int(w.shape[1]))
+            spikes.append(_split_time_batch(dense, t_len, batch))
+        else:
+            spikes.append(None)
         potentials.append(v)
         sparse.append(inp)
         overflow.append(tf.reduce_sum(dropped))

@@ -102,3 +102,14 @@ def test_row_sparse_gradients_are_summed_before_the_optimizer():
     got = dense_gradients([sparse, dense])
     np.testing.assert_array_equal(got[0].numpy(), [[0.0, 0.0], [4.0, 6.0], [0.0, 0.0]])
     assert got[1] is dense
+
+
+def test_training_forward_builds_no_dense_spikes_for_sparse_hidden_layers(rng):
+    params = LIFParams(alpha=0.9, th2=0.9)
+    model = SNNClassifier([12, 16, 16, 3], params, impl="sparse_layer", max_activity=0.5, seed=2)
+    x, _ = _data(rng)
+    logits, out = model.forward(x)
+    assert out.spikes[0] is None and out.spikes[1] is None and out.spikes[-1] is not None
+    full_logits, full = model.forward(x, dense_hidden=True)
+    assert all(s is not None for s in full.spikes)
+    np.testing.assert_array_equal(logits.numpy(), full_logits.numpy())
