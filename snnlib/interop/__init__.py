@@ -12,6 +12,7 @@ _LAZY = {
     "NIRError": "snnlib.interop.nir_export", "to_nir": "snnlib.interop.nir_export",
     "write_nir": "snnlib.interop.nir_export", "DEFAULT_DT": "snnlib.interop.nir_export",
     "from_nir": "snnlib.interop.nir_import", "read_nir": "snnlib.interop.nir_import",
+    "assign_weights": "snnlib.interop.nir_import",
 }
 __getattr__ = lazy_attributes("snnlib.interop", _LAZY)
 

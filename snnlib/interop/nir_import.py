@@ -249,3 +249,26 @@ def from_nir(graph, *, dt: float | None = None, impl: str = "dense",
     if readout == "leaky":
         model.readout.kernel.assign(weights[-1])
     return model
+
+
+def assign_weights(model: SNNClassifier, source: SNNClassifier) -> None:
+    """Copy ``source``'s weights into ``model`` (built), which must be the same network.
+
+    Used to start training from an imported graph (``python -m snnlib train --init-from``):
+    ``model`` is the run's classifier, ``source`` the one :func:`from_nir` built.
+
+    Raises:
+        NIRError: the widths, readout or neuron constants differ (naming them).
+    """
+    if model.sizes != source.sizes or model.readout_kind != source.readout_kind:
+        raise NIRError(f"the graph is a {source.readout_kind}-readout network {source.sizes}; "
+                       f"this run builds a {model.readout_kind}-readout network {model.sizes} "
+                       "(input width and classes come from the dataset)")
+    for field in ("alpha", "gain", "th1", "layer_delay"):
+        ours, theirs = getattr(model.params, field), getattr(source.params, field)
+        if ours != theirs:
+            raise NIRError(f"the graph's {field} is {theirs}; this run uses {ours}")
+    targets = list(model.stack.kernels) + ([model.readout.kernel] if model.readout else [])
+    values = list(source.stack.kernels) + ([source.readout.kernel] if source.readout else [])
+    for target, value in zip(targets, values):
+        target.assign(value.numpy())

@@ -108,13 +108,15 @@ def training_stream(x, y, batch_size: int, *, seed: int, epochs: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
+def train_and_evaluate(config: TrainConfig, dataset=None, *, initialize=None) -> dict:
     """Train the configured network and evaluate it on the test split after every epoch.
 
     Args:
         config: the run's :class:`TrainConfig`.
         dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
             seed=config.seed, **config.data)``, with no progress bar unless ``config.progress``).
+        initialize: called with the built model before training (and before a checkpoint is
+            restored), e.g. to start from imported weights (``train --init-from FILE.nir``).
 
     The training data is one seeded stream of batches (:func:`training_stream`, reshuffled
     every epoch); global step ``k`` always sees the stream's ``k``-th batch, which is what
@@ -150,6 +152,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(config, dataset.n_in, dataset.n_classes)
+    if initialize is not None:
+        initialize(model)
     if config.strategy == "multiworker":
         adapt_for_multiworker(model)
     history: list[dict] = []
