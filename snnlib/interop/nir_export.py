@@ -13,7 +13,10 @@ which is our layer (:mod:`snnlib.functional.lif`)
 
     V_t = alpha V'_{t-1} + (1 - alpha) gain I_t,                   V' = 0 where V_{t-1} >= th1
 
-term by term with the mapping used here, exact for the Euler form (not ``exp(-dt/tau)``):
+term by term with the mapping used here, exact for the Euler form (not ``exp(-dt/tau)``,
+which would need ``r`` rescaled and which neither importer uses: snnTorch's
+``import_from_nir`` sets ``beta = 1 - dt/tau`` and divides the threshold by ``r dt/tau``;
+Norse's ``from_nir`` steps ``dv = dt/tau ((v_leak - v) + I)`` and ignores ``r``):
 
     tau = dt / (1 - alpha)          alpha = 1 - dt / tau
     r = gain                        gain = r
