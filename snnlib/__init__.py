@@ -8,6 +8,7 @@ Layers of the package (data flows one way; ``tests/test_layering.py`` enforces i
     learning                                 BPTT helpers, e-prop, DECOLLE
     layers                                   Keras layers and the classifier
     train                                    config, presets, the loop, checkpoints
+    interop                                  NIR export and import
     bench                                    benchmark harness, op benchmark, peers
     plotting, reporting, __main__            notebooks' helpers and the command line
 

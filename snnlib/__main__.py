@@ -1,4 +1,4 @@
-"""Command line: ``python -m snnlib train|evaluate|bench|report ...``.
+"""Command line: ``python -m snnlib train|evaluate|bench|report|export|replica ...``.
 
 Examples::
 
@@ -8,6 +8,8 @@ Examples::
     python -m snnlib train --preset randman --rule eprop
     python -m snnlib bench --preset tiny --out runs/bench
     python -m snnlib report --preset tiny
+    python -m snnlib export --run runs/tiny --format nir --out tiny.nir
+    python -m snnlib train --preset tiny --init-from tiny.nir
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--tensorboard-dir", help="write TensorBoard scalars there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-datasets", action="store_true", help="print the dataset names and exit")
+    p.add_argument("--init-from", metavar="FILE.nir",
+                   help="start from a NIR graph's network: its widths, readout, constants and "
+                        "weights (its input width and classes must match the dataset)")
 
 
 def _parse_data_options(items: list[str], flag: str = "--data") -> dict:
@@ -120,8 +125,12 @@ def _cmd_train(args) -> int:
     if augment:
         overrides["augment"] = {**PRESETS[args.preset].augment, **augment}
     try:
+        initialize = _init_from_nir(args, overrides) if args.init_from else None
         config = TrainConfig.from_preset(args.preset, **overrides)
         if args.cv is not None:
+            if initialize is not None:
+                raise ValueError("--cv starts every fold from a fresh network: it does not take "
+                                 "--init-from")
             from snnlib.train.crossval import cross_validate
 
             summary = cross_validate(config, args.cv, log=print)
@@ -129,7 +138,7 @@ def _cmd_train(args) -> int:
                   f"(best epoch {summary['best_mean']:.4f} +- {summary['best_sd']:.4f})")
             print(json.dumps({k: summary[k] for k in ("mean", "sd", "best_mean", "best_sd")}))
             return 0
-        result = train_and_evaluate(config)
+        result = train_and_evaluate(config, initialize=initialize)
     except (ValueError, FileNotFoundError) as err:  # bad options, a dataset not on disk
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -184,6 +193,54 @@ def _cmd_evaluate(args) -> int:
     print(f"accuracy {result['accuracy']!r}  loss {result['loss']!r}")
     for layer, (rate, dropped) in enumerate(zip(result["activity"], result["overflow"])):
         print(f"layer {layer}: activity {rate:.6f}  overflow {dropped:.6f} spikes/step/sample")
+    return 0
+
+
+def _init_from_nir(args, overrides: dict):
+    """Set ``overrides`` to the network of the graph ``args.init_from``; return the function
+    that copies its weights into the built model."""
+    from snnlib.interop import assign_weights, from_nir
+
+    flags = {"--hidden": args.hidden, "--readout": args.readout, "--alpha": args.alpha,
+             "--no-delay": args.no_delay}
+    clash = [flag for flag, value in flags.items() if value]
+    if clash:
+        raise ValueError(f"{', '.join(clash)}: the network comes from --init-from")
+    source = from_nir(args.init_from)
+    p = source.params
+    overrides.update(hidden=tuple(source.sizes[1:-1]), readout=source.readout_kind,
+                     alpha=p.alpha, gain=p.gain, th1=p.th1, layer_delay=p.layer_delay,
+                     beta=p.beta, weight_mul=p.weight_mul)
+    if args.th2 is None:
+        overrides["th2"] = p.th2
+    return lambda model: assign_weights(model, source)
+
+
+def _export_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a trained run's network as a NIR graph")
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="run directory of train --out (model.keras + config.json)")
+    p.add_argument("--format", choices=("nir",), default="nir")
+    p.add_argument("--out", required=True, metavar="FILE.nir")
+    p.add_argument("--dt", type=float, default=1e-3,
+                   help="seconds per step (NIR is continuous-time: tau = dt / (1 - alpha))")
+    p.add_argument("--fold-gain", action="store_true",
+                   help="gain into the weights, r = 1 (for importers that ignore r, e.g. Norse)")
+    p.add_argument("--allow-capacity", action="store_true",
+                   help="export a sparse run whose capacity is below its width as uncapped")
+
+
+def _cmd_export(args) -> int:
+    from snnlib.interop import write_nir
+    from snnlib.train.run import load_run
+
+    try:
+        write_nir(load_run(args.run), args.out, dt=args.dt, fold_gain=args.fold_gain,
+                  allow_capacity=args.allow_capacity)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({"format": args.format, "out": str(args.out)}))
     return 0
 
 
@@ -319,11 +376,12 @@ def main(argv=None) -> int:
     _bench_parser(sub)
     _report_parser(sub)
     _replica_parser(sub)
+    _export_parser(sub)
     args = parser.parse_args(argv)
     if args.command in ("train", "evaluate", "bench"):
         _name_the_gpu()
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "bench": _cmd_bench,
-                "report": _cmd_report, "replica": _cmd_replica}
+                "report": _cmd_report, "replica": _cmd_replica, "export": _cmd_export}
     return commands[args.command](args)
 
 

@@ -18,10 +18,11 @@ The layer order, bottom to top; a module may import its own layer or any layer b
    inputs (below ``layers``, because the classifier's ``train_step`` calls the online rules).
 4. ``layers``: the Keras layers and the classifier.
 5. ``train``: configuration, presets and the training loop.
-6. ``bench``: the benchmark harness (builds classifiers; never imports ``train``).
-7. ``notebook_presets``: the notebooks' parameters per report preset (data only).
-8. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
-9. ``__main__``: the command line.
+6. ``interop``: NIR export and import of the classifier (the command line loads runs for it).
+7. ``bench``: the benchmark harness (builds classifiers; never imports ``train``).
+8. ``notebook_presets``: the notebooks' parameters per report preset (data only).
+9. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
+10. ``__main__``: the command line.
 
 The package root ``snnlib`` (``__init__``) is a facade above everything: it names the public
 API lazily and imports only ``runtime`` at load time.
@@ -42,6 +43,7 @@ LAYERS = [
     {"learning"},
     {"layers"},
     {"train"},
+    {"interop"},
     {"bench"},
     {"notebook_presets"},
     {"plotting", "reporting"},

@@ -95,13 +95,15 @@ def _epoch_logger(history: list, t0: float, config: TrainConfig, progress_total:
     return EpochLogger()
 
 
-def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
+def train_and_evaluate(config: TrainConfig, dataset=None, *, initialize=None) -> dict:
     """Train the configured network and evaluate it on the test split after every epoch.
 
     Args:
         config: the run's :class:`TrainConfig`.
         dataset: an already loaded :class:`SpikeDataset` (else ``load_dataset(config.dataset,
             seed=config.seed, **config.data)``, with no progress bar unless ``config.progress``).
+        initialize: called with the built model before training (and before a checkpoint is
+            restored), e.g. to start from imported weights (``train --init-from FILE.nir``).
 
     The training data is one seeded stream of batches (:func:`training_stream`, reshuffled
     every epoch); global step ``k`` always sees the stream's ``k``-th batch, which is what
@@ -144,6 +146,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None) -> dict:
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(config, dataset.n_in, dataset.n_classes, input_capacity=s_in,
                             total_steps=steps * config.epochs)
+    if initialize is not None:
+        initialize(model)
     if config.strategy == "multiworker":
         adapt_for_multiworker(model)
     history: list[dict] = []
