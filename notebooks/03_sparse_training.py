@@ -168,14 +168,14 @@ except NIRError as err:
 
 # %%
 x_check = dataset.x_test[:8].astype(np.float32)
-logits_ref, out_ref = trained.forward(x_check)
+logits_ref, out_ref = trained.forward(x_check, dense_hidden=True)
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "randman.nir"
     write_nir(trained, path)
     round_trip = {impl: from_nir(read_nir(path), impl=impl) for impl in ("dense", "sparse_ops", "sparse_layer")}
 nir_equal = {}
 for impl, model in round_trip.items():
-    logits, out = model.forward(x_check)
+    logits, out = model.forward(x_check, dense_hidden=True)
     nir_equal[impl] = all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(out_ref.spikes, out.spikes))
     print(f"{impl:>13}: spikes identical to the trained model: {nir_equal[impl]}")
 

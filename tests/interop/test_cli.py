@@ -1,10 +1,8 @@
 """``python -m snnlib export --run DIR --format nir`` and ``train --init-from FILE.nir``, run
-in-process. Run directories (``snnlib.train.run.load_run``) come from another branch: the
-export test puts a stand-in ``load_run`` in ``sys.modules``, so it checks the command's wiring
-whether that module exists or not."""
+in-process. Most tests replace ``snnlib.train.run.load_run`` by a stand-in that returns a
+given model (no training needed); one exports a real run directory of ``train --out``."""
 
 import json
-import sys
 import types
 
 import numpy as np
@@ -27,11 +25,25 @@ def model_of(sizes=TINY, **kw):
 
 @pytest.fixture
 def fake_runs(monkeypatch):
+    import snnlib.train.run
+
     runs = {}
-    module = types.ModuleType("snnlib.train.run")
-    module.load_run = lambda path: types.SimpleNamespace(model=runs[str(path)], config={})
-    monkeypatch.setitem(sys.modules, "snnlib.train.run", module)
+    monkeypatch.setattr(snnlib.train.run, "load_run",
+                        lambda path: types.SimpleNamespace(model=runs[str(path)], config={}))
     return runs
+
+
+def test_export_of_a_real_run_directory(tmp_path, capsys):
+    from snnlib.train import TrainConfig, load_run, train_and_evaluate
+
+    run_dir = tmp_path / "run"
+    train_and_evaluate(TrainConfig.from_preset("tiny", epochs=1, progress=False,
+                                               out_dir=str(run_dir)))
+    out = tmp_path / "net.nir"
+    assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 0
+    model = load_run(run_dir).model
+    np.testing.assert_array_equal(read_nir(out).nodes["linear0"].weight,
+                                  model.stack.kernels[0].numpy().T)
 
 
 def test_export_writes_the_runs_graph(tmp_path, fake_runs, capsys):

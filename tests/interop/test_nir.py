@@ -31,7 +31,7 @@ def inputs(n_in=SIZES[0], batch=3, steps=25, seed=0):
 
 
 def spikes_of(model, x):
-    logits, out = model.forward(x)
+    logits, out = model.forward(x, dense_hidden=True)
     return logits.numpy(), [np.transpose(s.numpy(), (1, 0, 2)) for s in out.spikes]  # [B, T, n]
 
 

@@ -28,7 +28,7 @@ def our_network():
     model = SNNClassifier([20, 24, 6], params, seed=5)
     model.build((None, None, 20))
     x = (np.random.default_rng(2).random((4, 50, 20)) < 0.3).astype(np.float32)
-    _, out = model.forward(x)
+    _, out = model.forward(x, dense_hidden=True)
     ours = np.transpose(out.spikes[-1].numpy(), (1, 0, 2))  # [B, T, n]
     assert ours.sum() > 0
     return model, x, ours
