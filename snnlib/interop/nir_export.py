@@ -126,7 +126,7 @@ def _lif(n: int, tau: float, r: float, th1: float) -> nir.LIF:
 
 
 def to_nir(model_or_run, *, dt: float = DEFAULT_DT, fold_gain: bool = False,
-           allow_capacity: bool = False) -> nir.NIRGraph:
+           unit_input: bool = False, allow_capacity: bool = False) -> nir.NIRGraph:
     """The NIR graph of a trained :class:`SNNClassifier` (or of a run: anything with ``.model``).
 
     Nodes, in order: ``input`` (``Input [n_in]``); per LIF layer ``l``: ``delay{l}``
@@ -139,6 +139,10 @@ def to_nir(model_or_run, *, dt: float = DEFAULT_DT, fold_gain: bool = False,
         model_or_run: a built ``SNNClassifier``, or an object with a ``.model`` that is one.
         dt: the time step in seconds that one of our steps stands for (default 1 ms).
         fold_gain: put ``gain`` into the weights and export ``r = 1``.
+        unit_input: put the whole input factor ``(dt / tau) r = (1 - alpha) gain`` into the
+            weights and export ``r = tau / dt``, so that ``(dt / tau) r = 1``: the same
+            dynamics for importers whose neuron adds its input unscaled (snnTorch's
+            ``Leaky``; its importer also assumes ``dt = 1e-4``: export with that ``dt``).
         allow_capacity: export a sparse model with a capacity below its width as uncapped.
 
     Returns:
@@ -154,7 +158,11 @@ def to_nir(model_or_run, *, dt: float = DEFAULT_DT, fold_gain: bool = False,
         _check_capacity(model)
     params = model.params
     tau = tau_from_alpha(params.alpha, dt)
+    if fold_gain and unit_input:
+        raise ValueError("fold_gain and unit_input are two ways to place the gain: choose one")
     r, scale = (1.0, float(params.gain)) if fold_gain else (float(params.gain), 1.0)
+    if unit_input:
+        r, scale = tau / dt, float(params.gain) * dt / tau
     weights = [np.asarray(k.numpy()) for k in model.stack.kernels]
     n_in = weights[0].shape[0]
     nodes = {"input": nir.Input(input_type=np.array([n_in]))}
