@@ -69,6 +69,14 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
+def draw_kind(rng, kinds) -> tuple[str, tuple, str]:
+    """``(kind, names, expect)`` of a case: a kind drawn uniformly from ``kinds``, no names yet,
+    and ``expect = "ok"`` for the valid kinds (``"valid"``, ``"valid_extreme"``), else
+    ``"error"``."""
+    kind = str(rng.choice(kinds))
+    return kind, (), "ok" if kind in ("valid", "valid_extreme") else "error"
+
+
 def _sparse(rng, batch, n, cap, lead=()):
     """Valid ``(ids, counts)`` ``[*lead, batch, cap]`` with ids in ``[0, n)``, garbage padding."""
     shape = (*lead, batch)
@@ -138,12 +146,8 @@ def _raw_select(rng, lib, grad):
     kinds = ["valid", "valid_extreme", "v_huge_n", "v_rank", "th1", "beta", "th1_rank"]
     kinds += ["capacity_above_n", "capacity_huge", "th2"] if not grad else \
         ["sparse", "grad_values_shape", "batch"]
-    kind = str(rng.choice(kinds))
-    names, expect = (), "error"
-    if kind == "valid":
-        expect = "ok"
-    elif kind == "valid_extreme":
-        expect = "ok"
+    kind, names, expect = draw_kind(rng, kinds)
+    if kind == "valid_extreme":
         t["v"] = Zeros((0, MAX_ID), dt)
         if grad:
             t.update(ids=np.zeros((0, cap), np.int32), counts=np.zeros((0, 2), np.int32),
@@ -208,12 +212,8 @@ def _raw_to_dense(rng, lib, grad):
         t["values"] = _carrier(counts, cap, dt)
     attrs = dict(n=n)
     kinds = ["valid", "valid_extreme", "sparse", "huge_n", "batch"]
-    kind = str(rng.choice(kinds))
-    names, expect = (), "error"
-    if kind == "valid":
-        expect = "ok"
-    elif kind == "valid_extreme":
-        expect = "ok"
+    kind, names, expect = draw_kind(rng, kinds)
+    if kind == "valid_extreme":
         t.update(ids=np.zeros((0, cap), np.int32), counts=np.zeros((0, 2), np.int32))
         if grad:
             t["grad_dense"] = Zeros((0, MAX_ID), dt)
@@ -290,12 +290,8 @@ def _raw_matmul(rng, lib, op):
     kinds = ["valid", "valid_extreme", "sparse", "huge_in", "huge_out", "w_rank", "second"]
     if kind_of == "grad_cols":
         kinds += ["columns_order", "columns_missing", "weights_t_shape"]
-    kind = str(rng.choice(kinds))
-    names, expect = (), "error"
-    if kind == "valid":
-        expect = "ok"
-    elif kind == "valid_extreme":
-        expect = "ok"  # no weights, but an input width of 2**31 - 1 (or 2**31 - 1 outputs)
+    kind, names, expect = draw_kind(rng, kinds)
+    if kind == "valid_extreme":  # no weights, but an input width of 2**31 - 1 (or 2**31 - 1 outputs)
         if rng.integers(0, 2) or kind_of == "grad_cols":
             t["ids"], t["counts"] = _sparse(rng, batch, MAX_ID, cap)
             set_w(Zeros((0, MAX_ID), dt))

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from snnlib.ops.fuzz_cases import (BAD_FINITE, HUGE_IDS, LIF_CONSTANTS, MAX_ID, Case, Zeros,
                                    _break_sparse, _carrier, _dtype, _huge, _sparse,
-                                   bad_lif_constant)
+                                   bad_lif_constant, draw_kind)
 
 
 def _constants(rng, kind, dt):
@@ -42,15 +42,12 @@ def _raw_layer(rng, lib, grad):
     kinds = ["valid", "valid_extreme", "huge_n", "huge_in", "alpha", "gain", "th1", "th2",
              "beta", "in_sparse"]
     kinds += ["grad_potentials", "v_listed", "out_sparse"] if grad else ["capacity"]
-    kind = str(rng.choice(kinds))
+    kind, names, expect = draw_kind(rng, kinds)
     const = _constants(rng, kind, dt)
-    names, expect = (), "error"
     if kind == "valid":
-        expect = "ok"
         if grad and rng.integers(0, 2):
             t["grad_potentials"] = rng.normal(size=(steps, batch, n)).astype(dt)
-    elif kind == "valid_extreme":
-        expect = "ok"  # no inputs; a layer of 2**31 - 1 neurons
+    elif kind == "valid_extreme":  # no inputs; a layer of 2**31 - 1 neurons
         t["weights"] = Zeros((0, MAX_ID), dt)
         t["in_counts"] = np.zeros_like(in_counts)
         if grad:
