@@ -4,7 +4,8 @@
 // at load time (GCC target_clones). Vectors are GCC vector-extension types, accessed only
 // through unaligned loads and stores (memcpy, one vector instruction at a constant size):
 //   Simd<T, N>::Vec    N lanes of T (Simd<T, N>::Mask: the integer lanes of a shuffle mask)
-//   Vec64<T>::type     64 bytes: 16 floats / 8 doubles (the layer kernels' block rows)
+//   Vec64<T>::type     64 bytes: 16 floats / 8 doubles
+//   VecOf<T, kBytes>   kBytes bytes of T (the layer kernels' accumulators, see SNNLIB_BY_WIDTH)
 //   Vec16<T>::type     16 lanes: 64 bytes of floats, 128 of doubles (the matmul tiles)
 //   LoadU / StoreU     a whole vector;  LoadN / StoreN  its first n lanes (the others zero)
 //   Transpose16        a 16 x 16 tile held in 16 vectors of 16 lanes
@@ -15,11 +16,43 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SNNLIB_INLINE inline __attribute__((always_inline))
+#define SNNLIB_TARGET_AVX512 __attribute__((target("avx512f")))
+#define SNNLIB_TARGET_AVX2 __attribute__((target("avx2")))
+
+// SNNLIB_BY_WIDTH(NAME, IMPL, PARAMS, ARGS) defines `void NAME PARAMS` that runs
+// `IMPL<kBytes> ARGS` built for AVX-512F (kBytes = 64), AVX2 (32) or the baseline (16), as this
+// CPU allows. Unlike SNNLIB_CLONES, each build holds its row accumulators in vectors of its own
+// native width: GCC splits a generic vector wider than the hardware's through the stack, which
+// made the 64-byte accumulators of the AVX2 build load and store memory on every row.
+#define SNNLIB_BY_WIDTH(NAME, IMPL, PARAMS, ARGS)                      \
+  SNNLIB_TARGET_AVX512 void NAME##Avx512 PARAMS { IMPL<64> ARGS; }     \
+  SNNLIB_TARGET_AVX2 void NAME##Avx2 PARAMS { IMPL<32> ARGS; }         \
+  void NAME##Baseline PARAMS { IMPL<16> ARGS; }                        \
+  void NAME PARAMS {                                                   \
+    switch (::snnlib::VectorBytes()) {                                 \
+      case 64:                                                         \
+        return NAME##Avx512 ARGS;                                      \
+      case 32:                                                         \
+        return NAME##Avx2 ARGS;                                        \
+      default:                                                         \
+        return NAME##Baseline ARGS;                                    \
+    }                                                                  \
+  }
 
 namespace snnlib {
+
+// The vector width (bytes) the SNNLIB_BY_WIDTH loops run with on this CPU: 64 with AVX-512F,
+// 32 with AVX2, otherwise 16.
+inline int VectorBytes() {
+  static const int bytes = __builtin_cpu_supports("avx512f") ? 64
+                           : __builtin_cpu_supports("avx2")  ? 32
+                                                             : 16;
+  return bytes;
+}
 
 // The signed integer of T's width: the lane type of T's shuffle masks.
 template <typename T>
@@ -43,6 +76,11 @@ struct Simd {
 template <typename T>
 struct Vec64 {
   typedef typename Simd<T, 64 / sizeof(T)>::Vec type;
+};
+
+template <typename T, int kBytes>
+struct VecOf {
+  typedef typename Simd<T, kBytes / sizeof(T)>::Vec type;
 };
 
 template <typename T>
@@ -81,6 +119,28 @@ SNNLIB_INLINE void StoreN(T* dst, const V& v, int64_t n) {
   } else {
     std::memcpy(dst, &v, n * sizeof(T));
   }
+}
+
+// Lane i of the result is the sum of the lanes of x[i], for the L = lanes-of-V vectors x[0..L):
+// log2(L) rounds of pairwise (even lanes + odd lanes) shuffles, instead of L horizontal sums.
+// x is overwritten.
+template <typename V>
+SNNLIB_INLINE V SumLanes(V* x) {
+  constexpr int kL = sizeof(V) / sizeof(x[0][0]);
+  typedef typename MaskOf<typename std::remove_reference<decltype(x[0][0])>::type>::type Lane;
+  typedef Lane M __attribute__((vector_size(sizeof(V))));
+  M even, odd;
+  for (int i = 0; i < kL; ++i) {
+    even[i] = 2 * i;
+    odd[i] = 2 * i + 1;
+  }
+  for (int n = kL; n > 1; n /= 2) {
+    for (int i = 0; i < n / 2; ++i) {
+      x[i] = __builtin_shuffle(x[2 * i], x[2 * i + 1], even) +
+             __builtin_shuffle(x[2 * i], x[2 * i + 1], odd);
+    }
+  }
+  return x[0];
 }
 
 // Lane indices of one 2-source shuffle, as four 128-bit groups of (a, b, c, d) + 4 * group.

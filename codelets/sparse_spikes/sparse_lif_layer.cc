@@ -47,7 +47,8 @@ using ::tensorflow::OpKernel;
 using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::TensorShape;
 
-constexpr int64_t kBlock = 64;
+constexpr int64_t kBlock = 64;      // neurons per block of the forward pass (64-bit masks)
+constexpr int64_t kGradBlock = 32;  // neurons per block of the backward pass (see BackwardBlocks)
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
 // contents: counts in [0, S], counts0 <= counts1, ids in [0, n) for listed slots.
@@ -147,36 +148,40 @@ struct LayerArgs {
 
 // The panel of one neuron block: panel[j * kBlock + k] = W[j, n0 + k] (row j of the panel is
 // the contiguous segment W[j, n0 : n0 + nb]); columns k >= nb are zero.
-template <typename T>
+template <int64_t kWidth, typename T>
 SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
-  const int64_t nb = std::min(kBlock, a.n - n0);
+  const int64_t nb = std::min(kWidth, a.n - n0);
   for (int64_t j = 0; j < a.n_in; ++j) {
-    T* dst = panel + j * kBlock;
+    T* dst = panel + j * kWidth;
     std::memcpy(dst, a.w + j * a.n + n0, nb * sizeof(T));
-    std::fill(dst + nb, dst + kBlock, T(0));
+    std::fill(dst + nb, dst + kWidth, T(0));
   }
 }
 
 // Forward for neuron blocks [start, end): the membrane recursion of <= 64 neurons of every
-// sample over all steps, from the block's weight panel (kept in cache). Writes the spike /
-// candidate masks of every (row, block), the potentials of flagged neurons into `v_flagged`
-// (other entries are never read), and all potentials into `v_all` when it is not null.
-template <typename T>
+// sample over all steps, from the block's weight panel (kept in cache). Rows r = t * B + b are
+// visited in memory order (step outer, sample inner; `state` [B, 64] holds the potentials of
+// every sample), so every array is read and written sequentially. Writes the spike /
+// candidate masks of every (block, row) ([n_blocks, rows]), the potentials of flagged neurons
+// into `v_flagged` [n_blocks, rows, 64] (other entries are never read), and all potentials
+// into `v_all` [rows, N] when it is not null.
+template <int kBytes, typename T>
 SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
-                                     uint64_t* spk_mask, uint64_t* cand_mask, T* v_flagged,
-                                     T* v_all) {
-  using V = typename Vec64<T>::type;
+                                     T* state, uint64_t* spk_mask, uint64_t* cand_mask,
+                                     T* v_flagged, T* v_all) {
+  using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
-  alignas(64) T v[kBlock];
   alignas(64) T acc[kBlock];
   const T flag_min = std::min(a.th1, a.th2);
+  const int64_t rows = a.t_len * a.batch;
   for (int64_t blk = start; blk < end; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
-    LoadPanel(a, n0, panel);
-    for (int64_t b = 0; b < a.batch; ++b) {
-      std::fill(v, v + kBlock, T(0));
-      for (int64_t t = 0; t < a.t_len; ++t) {
+    LoadPanel<kBlock>(a, n0, panel);
+    std::fill(state, state + a.batch * kBlock, T(0));
+    for (int64_t t = 0; t < a.t_len; ++t) {
+      for (int64_t b = 0; b < a.batch; ++b) {
         const int64_t r = t * a.batch + b;
+        T* v = state + b * kBlock;
         V sum[kVecs];
         for (int j = 0; j < kVecs; ++j) sum[j] = V{};
         const int32_t* row_ids = a.ids + r * a.s_in;
@@ -192,23 +197,34 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
         }
         uint64_t spk = 0, cand = 0;
         if (any) {
-          T* v_row = v_flagged + r * a.n + n0;
-          for (int64_t k = 0; k < nb; ++k) {
-            if (v[k] >= a.th1) {
-              spk |= uint64_t{1} << k;
-              v_row[k] = v[k];
-            } else if (v[k] >= a.th2) {
-              cand |= uint64_t{1} << k;
-              v_row[k] = v[k];
-            }
+          // Branch-free masks (a flagged neuron per block is the rule, not the exception);
+          // the whole row segment is copied, but only flagged entries are ever read.
+          for (int k = 0; k < kBlock; ++k) {
+            spk |= static_cast<uint64_t>(v[k] >= a.th1) << k;
+            cand |= static_cast<uint64_t>(v[k] >= a.th2) << k;
           }
+          const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
+          spk &= valid;
+          cand &= valid & ~spk;
+          if (spk | cand) std::memcpy(v_flagged + (blk * rows + r) * kBlock, v, nb * sizeof(T));
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
-        spk_mask[r * a.n_blocks + blk] = spk;
-        cand_mask[r * a.n_blocks + blk] = cand;
+        spk_mask[blk * rows + r] = spk;
+        cand_mask[blk * rows + r] = cand;
       }
     }
   }
+}
+
+// The lanes of w_row[0 : kVecs * kPer] . d (d: kVecs vectors), summed in two chains.
+template <int kVecs, int kPer, typename T, typename V>
+SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
+  V even = V{}, odd = V{};
+  for (int j = 0; j < kVecs; j += 2) {
+    even += LoadU<V>(w_row + j * kPer) * d[j];
+    odd += LoadU<V>(w_row + (j + 1) * kPer) * d[j + 1];
+  }
+  return even + odd;
 }
 
 // Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
@@ -218,23 +234,24 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
 //   part[r, i]     += W[id, block] . dI     for input slots i < counts[r, 1] (if part)
 // At the end of a block its dW panel is written to the columns n0 .. n0 + nb of `gw` [in, out]:
 // one contiguous row segment per input neuron (zero for inputs that never spiked).
-template <typename T>
+template <int kBytes, typename T>
 SNNLIB_INLINE void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
-    const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw, T* part) {
-  using V = typename Vec64<T>::type;
-  constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
-  alignas(64) T dv[kBlock];
-  alignas(64) T di[kBlock];
+    const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,
+    T* part) {
+  using V = typename VecOf<T, kBytes>::type;
+  constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kGradBlock / kPer;
+  alignas(64) T di[kGradBlock];
   for (int64_t blk = blk0; blk < blk1; ++blk) {
-    const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
-    if (part) LoadPanel(a, n0, panel);
-    std::fill(dpanel, dpanel + a.n_in * kBlock, T(0));
-    for (int64_t b = 0; b < a.batch; ++b) {
-      std::fill(dv, dv + kBlock, T(0));
-      for (int64_t t = a.t_len - 1; t >= 0; --t) {
+    const int64_t n0 = blk * kGradBlock, nb = std::min(kGradBlock, a.n - n0);
+    if (part) LoadPanel<kGradBlock>(a, n0, panel);
+    std::fill(dpanel, dpanel + a.n_in * kGradBlock, T(0));
+    std::fill(state, state + a.batch * kGradBlock, T(0));
+    for (int64_t t = a.t_len - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < a.batch; ++b) {
         const int64_t r = t * a.batch + b;
-        for (int64_t k = 0; k < kBlock; ++k) dv[k] *= a.alpha;
+        T* dv = state + b * kGradBlock;
+        for (int64_t k = 0; k < kGradBlock; ++k) dv[k] *= a.alpha;
         if (gp) {
           const T* gp_row = gp + r * a.n + n0;
           for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
@@ -247,44 +264,52 @@ SNNLIB_INLINE void BackwardBlocksImpl(
             dv[k] += g[r * s_out + i] / (x * x);
           }
         }
-        for (int64_t k = 0; k < kBlock; ++k) di[k] = a.scale * dv[k];
+        for (int64_t k = 0; k < kGradBlock; ++k) di[k] = a.scale * dv[k];
         V dvec[kVecs];
         for (int j = 0; j < kVecs; ++j) dvec[j] = LoadU<V>(di + j * kPer);
         const int32_t* in_ids = a.ids + r * a.s_in;
         for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-          T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kBlock;
+          T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kGradBlock;
           for (int j = 0; j < kVecs; ++j)
             StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
         }
         if (part) {
-          for (int32_t i = 0; i < a.counts[2 * r + 1]; ++i) {
-            const T* w_row = panel + static_cast<int64_t>(in_ids[i]) * kBlock;
-            V lanes = V{};
-            for (int j = 0; j < kVecs; ++j) lanes += LoadU<V>(w_row + j * kPer) * dvec[j];
+          // kPer slots at a time: one lane vector per slot, then all their lane sums at once.
+          const int32_t listed = a.counts[2 * r + 1];
+          T* part_row = part + r * a.s_in;
+          int32_t i0 = 0;
+          for (; i0 + kPer <= listed; i0 += kPer) {
+            V lanes[kPer];
+            for (int s = 0; s < kPer; ++s) {
+              lanes[s] = DotLanes<kVecs, kPer>(panel + in_ids[i0 + s] * kGradBlock, dvec);
+            }
+            StoreU(part_row + i0, LoadU<V>(part_row + i0) + SumLanes(lanes));
+          }
+          for (; i0 < listed; ++i0) {
+            const V lanes = DotLanes<kVecs, kPer>(panel + in_ids[i0] * kGradBlock, dvec);
             T sum = T(0);
             for (int j = 0; j < kPer; ++j) sum += lanes[j];
-            part[r * a.s_in + i] += sum;
+            part_row[i0] += sum;
           }
         }
       }
     }
     for (int64_t j = 0; j < a.n_in; ++j) {
-      std::memcpy(gw + j * a.n + n0, dpanel + j * kBlock, nb * sizeof(T));
+      std::memcpy(gw + j * a.n + n0, dpanel + j * kGradBlock, nb * sizeof(T));
     }
   }
 }
 
-#define SNNLIB_DISPATCH(T)                                                                        \
-  SNNLIB_CLONES void ForwardBlocks(const LayerArgs<T>& a, int64_t s, int64_t e, T* panel,         \
-                                   uint64_t* sm, uint64_t* cm, T* vf, T* va) {                    \
-    ForwardBlocksImpl(a, s, e, panel, sm, cm, vf, va);                                            \
-  }                                                                                               \
-  SNNLIB_CLONES void BackwardBlocks(const LayerArgs<T>& a, int64_t b0, int64_t b1,                \
-                                    const int32_t* oi, const int32_t* oc, const T* ov, const T* g, \
-                                    const T* gp, int64_t s_out, T* panel, T* dpanel, T* gw,       \
-                                    T* part) {                                                    \
-    BackwardBlocksImpl(a, b0, b1, oi, oc, ov, g, gp, s_out, panel, dpanel, gw, part);             \
-  }
+#define SNNLIB_DISPATCH(T)                                                                  \
+  SNNLIB_BY_WIDTH(ForwardBlocks, ForwardBlocksImpl,                                         \
+                  (const LayerArgs<T>& a, int64_t s, int64_t e, T* panel, T* state,         \
+                   uint64_t* sm, uint64_t* cm, T* vf, T* va),                               \
+                  (a, s, e, panel, state, sm, cm, vf, va))                                  \
+  SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
+                  (const LayerArgs<T>& a, int64_t b0, int64_t b1, const int32_t* oi,        \
+                   const int32_t* oc, const T* ov, const T* g, const T* gp, int64_t s_out,  \
+                   T* panel, T* dpanel, T* state, T* gw, T* part),                          \
+                  (a, b0, b1, oi, oc, ov, g, gp, s_out, panel, dpanel, state, gw, part))
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
@@ -459,18 +484,22 @@ class SparseLifLayerOp : public OpKernel {
 
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
-    Tensor v_flagged_tensor, masks_tensor, panel_tensor;
+    Tensor v_flagged_tensor, masks_tensor, panel_tensor, state_tensor;
     // Potentials of flagged neurons only; the other entries are never written or read.
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {rows, n}, op,
-                                     "the potentials buffer [time * batch, N]",
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, rows, kBlock}, op,
+                                     "the potentials buffer [N / 64, time * batch, 64]",
                                      &v_flagged_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {2, rows, n_blocks}, op,
-                                     "the spike masks [2, time * batch, N / 64]", &masks_tensor));
-    // One weight panel [n_in, 64] per block, each filled and used by one work item.
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {2, n_blocks, rows}, op,
+                                     "the spike masks [2, N / 64, time * batch]", &masks_tensor));
+    // One weight panel [n_in, 64] and one state [batch, 64] per block, each filled and used
+    // by one work item.
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, n_in * kBlock}, op,
                                      "the weight panels [N / 64, in * 64]", &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
+                                     "the potentials state [N / 64, batch * 64]", &state_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
     T* panels = panel_tensor.flat<T>().data();
+    T* states = state_tensor.flat<T>().data();
     uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
     uint64_t* cand_mask = spk_mask + rows * n_blocks;
 
@@ -486,8 +515,8 @@ class SparseLifLayerOp : public OpKernel {
     const int64_t cost = SatMul(SatAdd(SatAdd(total_in, SatMul(3, rows)), n_in), kBlock);
     ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
       for (int64_t blk = start; blk < end; ++blk) {
-        ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock, spk_mask, cand_mask,
-                      v_flagged, v_all);
+        ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock,
+                      states + blk * batch * kBlock, spk_mask, cand_mask, v_flagged, v_all);
       }
     });
 
@@ -500,25 +529,24 @@ class SparseLifLayerOp : public OpKernel {
     int32_t* o_drop = dropped->flat<int32_t>().data();
     ParallelFor(ctx, rows, 4 * n_blocks + 4 * s_out, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        const T* v = v_flagged + r * n;
         int32_t* slot_id = o_ids + r * s_out;
         T* slot_v = o_v + r * s_out;
         int64_t kept = 0, spikes = 0;
         for (int64_t blk = 0; blk < n_blocks; ++blk) {
-          uint64_t m = spk_mask[r * n_blocks + blk];
+          uint64_t m = spk_mask[blk * rows + r];
           spikes += __builtin_popcountll(m);
           for (; m && kept < s_out; m &= m - 1, ++kept) {
-            const int64_t id = blk * kBlock + __builtin_ctzll(m);
-            slot_id[kept] = static_cast<int32_t>(id);
-            slot_v[kept] = v[id];
+            const int64_t k = __builtin_ctzll(m);
+            slot_id[kept] = static_cast<int32_t>(blk * kBlock + k);
+            slot_v[kept] = v_flagged[(blk * rows + r) * kBlock + k];
           }
         }
         const int64_t n_spk = kept;
         for (int64_t blk = 0; blk < n_blocks && kept < s_out; ++blk) {
-          for (uint64_t m = cand_mask[r * n_blocks + blk]; m && kept < s_out; m &= m - 1, ++kept) {
-            const int64_t id = blk * kBlock + __builtin_ctzll(m);
-            slot_id[kept] = static_cast<int32_t>(id);
-            slot_v[kept] = v[id];
+          for (uint64_t m = cand_mask[blk * rows + r]; m && kept < s_out; m &= m - 1, ++kept) {
+            const int64_t k = __builtin_ctzll(m);
+            slot_id[kept] = static_cast<int32_t>(blk * kBlock + k);
+            slot_v[kept] = v_flagged[(blk * rows + r) * kBlock + k];
           }
         }
         std::fill(slot_v + kept, slot_v + s_out, T(0));
@@ -591,15 +619,18 @@ class SparseLifLayerGradOp : public OpKernel {
     }
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
-    const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
-    Tensor panel_tensor, part_tensor;
+    const int64_t n_blocks = n / kGradBlock + (n % kGradBlock != 0);
+    Tensor panel_tensor, part_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
     // dW panels and accumulates its share of the input slot gradient in its own buffer,
     // summed at the end (no races).
     const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * kBlock}, op,
-                                     "the weight panels [groups, 2, in * 64]", &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * kGradBlock}, op,
+                                     "the weight panels [groups, 2, in * 32]", &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, batch * kGradBlock}, op,
+                                     "the gradient state [groups, batch * 32]", &state_tensor));
     T* panels = panel_tensor.flat<T>().data();
+    T* states = state_tensor.flat<T>().data();
     T* part = nullptr;
     if (input_grad_) {
       OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, rows * s_in}, op,
@@ -621,10 +652,11 @@ class SparseLifLayerGradOp : public OpKernel {
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
-        T* panel = panels + grp * 2 * n_in * kBlock;
+        T* panel = panels + grp * 2 * n_in * kGradBlock;
         if (b0 < b1) {
           BackwardBlocks(args, b0, b1, o_ids, o_cnt, o_v, g, gp, s_out, panel,
-                         panel + n_in * kBlock, gw, part ? part + grp * rows * s_in : nullptr);
+                         panel + n_in * kGradBlock, states + grp * batch * kGradBlock, gw,
+                         part ? part + grp * rows * s_in : nullptr);
         }
       }
     });
