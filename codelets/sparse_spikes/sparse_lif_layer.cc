@@ -216,6 +216,18 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
   }
 }
 
+// Counting sort of the listed slots i < listed of one row by neuron block (id / kGradBlock),
+// stable: bucket blk is order[starts[blk] : starts[blk + 1]].
+SNNLIB_INLINE void BucketSlots(const int32_t* ids, int32_t listed, int64_t n_blocks,
+                               int32_t* order, int32_t* starts) {
+  std::fill(starts, starts + n_blocks + 1, 0);
+  for (int32_t i = 0; i < listed; ++i) ++starts[ids[i] / kGradBlock + 1];
+  for (int64_t blk = 0; blk < n_blocks; ++blk) starts[blk + 1] += starts[blk];
+  for (int32_t i = 0; i < listed; ++i) order[starts[ids[i] / kGradBlock]++] = i;
+  for (int64_t blk = n_blocks; blk > 0; --blk) starts[blk] = starts[blk - 1];
+  starts[0] = 0;
+}
+
 // The lanes of w_row[0 : kVecs * kPer] . d (d: kVecs vectors), summed in two chains.
 template <int kVecs, int kPer, typename T, typename V>
 SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
@@ -236,8 +248,8 @@ SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
 // one contiguous row segment per input neuron (zero for inputs that never spiked).
 template <int kBytes, typename T>
 SNNLIB_INLINE void BackwardBlocksImpl(
-    const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* o_cnt,
-    const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,
+    const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* order,
+    const int32_t* starts, const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,
     T* part) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kGradBlock / kPer;
@@ -256,13 +268,11 @@ SNNLIB_INLINE void BackwardBlocksImpl(
           const T* gp_row = gp + r * a.n + n0;
           for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
         }
-        const int32_t* slot_id = o_ids + r * s_out;
-        for (int32_t i = 0; i < o_cnt[2 * r + 1]; ++i) {
-          const int64_t k = slot_id[i] - n0;
-          if (k >= 0 && k < nb) {
-            const T x = a.beta * std::abs(o_v[r * s_out + i] - a.th1) + T(1);
-            dv[k] += g[r * s_out + i] / (x * x);
-          }
+        const int32_t* bucket = starts + r * (a.n_blocks + 1) + blk;
+        for (int32_t q = bucket[0]; q < bucket[1]; ++q) {
+          const int32_t i = order[r * s_out + q];
+          const T x = a.beta * std::abs(o_v[r * s_out + i] - a.th1) + T(1);
+          dv[o_ids[r * s_out + i] - n0] += g[r * s_out + i] / (x * x);
         }
         for (int64_t k = 0; k < kGradBlock; ++k) di[k] = a.scale * dv[k];
         V dvec[kVecs];
@@ -307,9 +317,11 @@ SNNLIB_INLINE void BackwardBlocksImpl(
                   (a, s, e, panel, state, sm, cm, vf, va))                                  \
   SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
                   (const LayerArgs<T>& a, int64_t b0, int64_t b1, const int32_t* oi,        \
-                   const int32_t* oc, const T* ov, const T* g, const T* gp, int64_t s_out,  \
-                   T* panel, T* dpanel, T* state, T* gw, T* part),                          \
-                  (a, b0, b1, oi, oc, ov, g, gp, s_out, panel, dpanel, state, gw, part))
+                   const int32_t* order, const int32_t* starts, const T* ov, const T* g,    \
+                   const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,        \
+                   T* part),                                                                \
+                  (a, b0, b1, oi, order, starts, ov, g, gp, s_out, panel, dpanel, state, gw, \
+                   part))
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
@@ -648,13 +660,30 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
                             i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+    // The listed slots of every row bucketed by neuron block (ascending slot order within a
+    // bucket): bucket blk of row r is order[r, starts[r, blk] : starts[r, blk + 1]], so each
+    // block visits only its own slots.
+    Tensor order_tensor, starts_tensor;
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, s_out}, op,
+                                     "the slot order [time * batch, S]", &order_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, n_blocks + 1}, op,
+                                     "the slot buckets [time * batch, N / 32 + 1]",
+                                     &starts_tensor));
+    int32_t* order = order_tensor.flat<int32_t>().data();
+    int32_t* starts = starts_tensor.flat<int32_t>().data();
+    ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
+      for (int64_t r = start; r < end; ++r) {
+        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, order + r * s_out,
+                    starts + r * (n_blocks + 1));
+      }
+    });
     const int64_t per_group = (n_blocks + groups - 1) / groups;
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
         T* panel = panels + grp * 2 * n_in * kGradBlock;
         if (b0 < b1) {
-          BackwardBlocks(args, b0, b1, o_ids, o_cnt, o_v, g, gp, s_out, panel,
+          BackwardBlocks(args, b0, b1, o_ids, order, starts, o_v, g, gp, s_out, panel,
                          panel + n_in * kGradBlock, states + grp * batch * kGradBlock, gw,
                          part ? part + grp * rows * s_in : nullptr);
         }
