@@ -145,7 +145,7 @@ class SNNClassifier(keras.Model):
         if self.readout is None:
             logits = tf.reduce_sum(out.spikes[-1], axis=0)
         else:
-            logits = tf.reduce_mean(self.readout(out.spikes[-1]), axis=0)
+            logits = self.readout.mean_potential(out.spikes[-1])
         return logits, out
 
     def call(self, x, training=False):

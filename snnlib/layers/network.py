@@ -137,6 +137,27 @@ class LeakyReadout(keras.layers.Layer):
         current = synaptic_input(x, tf.convert_to_tensor(self.kernel))
         return lif_membrane(current, alpha=self.params.alpha, gain=self.params.gain, th1=None)
 
+    def mean_potential(self, x_time_major):
+        """``mean_t V_t [batch, n_out]`` (the logits) without stepping through time.
+
+        With no reset, ``V_t = sum_{s <= t} alpha^(t - s) c I_s`` (``c = (1 - alpha) gain``), so
+        ``(1/T) sum_t V_t = sum_s w_s I_s = (sum_s w_s x_s) W`` with
+        ``w_s = c (1 - alpha^(T - s)) / ((1 - alpha) T)``: one weighted sum over time and one
+        matmul, instead of a scan over ``T`` steps forward and backward. Equal to
+        ``tf.reduce_mean(self(x), axis=0)`` up to rounding.
+        """
+        if not self.built:
+            self.build(None)
+            self.built = True
+        x = shift_in_time(x_time_major) if self.params.layer_delay else x_time_major
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        alpha, gain = self.params.alpha, self.params.gain
+        n_steps = tf.cast(tf.shape(x)[0], x.dtype)
+        remaining = n_steps - tf.range(n_steps, dtype=x.dtype)  # T - s, for s = 0 .. T-1
+        w = (1.0 - alpha) * gain * (1.0 - tf.pow(tf.cast(alpha, x.dtype), remaining)) / (
+            (1.0 - alpha) * n_steps)
+        return tf.matmul(tf.tensordot(w, x, axes=[[0], [0]]), tf.convert_to_tensor(self.kernel))
+
     def get_config(self):
         return {**super().get_config(), "n_in": self.n_in, "n_out": self.n_out,
                 "params": dataclasses.asdict(self.params), "seed": self.seed}
