@@ -17,7 +17,8 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
     "tiny": {
         "01_lif_dynamics": dict(train_preset="tiny", train_epochs=3),
         "02_sparse_spikes": dict(train_preset="tiny", train_epochs=3, hidden=64,
-                                 capacities=[1, 2, 4, 8, 16, 32], bench_repeats=3,
+                                 capacities=[1, 2, 4, 8, 16, 32],
+                                 bench_activities=[0.01, 0.05, 0.2], bench_repeats=3,
                                  bench_inner=5, bench_steps=10),
         "03_sparse_training": dict(train_preset="randman", train_epochs=5, hidden=[128],
                                    timing_sizes=[256, 256, 256, 10], timing_steps=50,
