@@ -4,7 +4,6 @@
 // at load time (GCC target_clones). Vectors are GCC vector-extension types, accessed only
 // through unaligned loads and stores (memcpy, one vector instruction at a constant size):
 //   Simd<T, N>::Vec    N lanes of T (Simd<T, N>::Mask: the integer lanes of a shuffle mask)
-//   Vec64<T>::type     64 bytes: 16 floats / 8 doubles
 //   VecOf<T, kBytes>   kBytes bytes of T (the layer kernels' accumulators, see SNNLIB_BY_WIDTH)
 //   Vec16<T>::type     16 lanes: 64 bytes of floats, 128 of doubles (the matmul tiles)
 //   LoadU / StoreU     a whole vector;  LoadN / StoreN  its first n lanes (the others zero)
@@ -71,11 +70,6 @@ struct Simd {
   static constexpr int kLanes = kN;
   typedef T Vec __attribute__((vector_size(sizeof(T) * kN)));
   typedef typename MaskOf<T>::type Mask __attribute__((vector_size(sizeof(T) * kN)));
-};
-
-template <typename T>
-struct Vec64 {
-  typedef typename Simd<T, 64 / sizeof(T)>::Vec type;
 };
 
 template <typename T, int kBytes>

@@ -21,15 +21,17 @@
 //   g_in[t, b, i] = sum_n W[in_ids[t, b, i], n] dI_t[n]  for i < in_counts[t, b, 1]
 // so dW is nonzero only on the rows of input neurons that spiked.
 //
-// Work layout: all work runs over blocks of 64 neurons. A block's weights, the 64-wide
-// column slab W[:, n0 : n0 + 64], are copied once per call (one contiguous row segment per
-// input) into a panel [in, 64] that stays in cache while the thread walks through every
-// sample and step. The
-// forward pass records per (step, sample, block) two 64-bit masks (spikes, candidates) and
-// writes potentials only for flagged neurons; the selection then reads masks, not the dense
-// potentials. The backward pass runs the reverse-time filter, the weight gradient (into a
-// per-block panel, written back once as the row segments dW[j, n0 : n0 + 64]) and the input
-// slot gradient in one sweep per block, without any dense [T, B, N] buffer or transpose.
+// Work layout: all work runs over blocks of neurons (64 forward, 32 backward). A block's
+// weights, the column slab W[:, n0 : n0 + width], are copied once per call (one contiguous row
+// segment per input) into a panel [in, width] that stays in cache while the thread walks every
+// row r = t * B + b in memory order (step outer, sample inner, with the state of every sample
+// in a small [B, width] buffer). The forward pass records per (block, row) two 64-bit masks
+// (spikes, candidates) and writes potentials only for flagged blocks; the selection then reads
+// masks, not dense potentials. The backward pass runs the reverse-time filter, the weight
+// gradient (into a per-block panel, written back once as the row segments dW[j, n0 : n0 + 32])
+// and the input slot gradient in one sweep per block (the listed slots bucketed by block once
+// per row), without any dense [T, B, N] buffer or transpose. The accumulators are vectors of
+// the native width of each ISA build (SNNLIB_BY_WIDTH in simd.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -249,8 +251,8 @@ SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
 template <int kBytes, typename T>
 SNNLIB_INLINE void BackwardBlocksImpl(
     const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* order,
-    const int32_t* starts, const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,
-    T* part) {
+    const int32_t* starts, const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel,
+    T* dpanel, T* state, T* gw, T* part) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kGradBlock / kPer;
   alignas(64) T di[kGradBlock];
