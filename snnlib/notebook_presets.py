@@ -46,7 +46,14 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
         "06_eprop": dict(train_preset="randman", train_epochs=5, random_feedback_run=True,
                          memory_steps=[50, 100, 200, 400], measure_memory=True),
         "07_datasets": dict(sample_index=0, limit=None, limit_test=None, hidden=512, epochs=10,
-                            lr=0.002, min_test_accuracy=0.9),
+                            lr=0.002, min_test_accuracy=0.9, cv_folds=5, cv_limit=None,
+                            cv_common={}, cv_recipes={
+                                "dense, leaky readout, 24x24, 10 epochs (previous preset)": dict(
+                                    readout="leaky", data=dict(size=24), augment={},
+                                    lr_schedule="constant", epochs=10),
+                                "dense (nmnist-small preset)": {},
+                                "sparse_layer 5 %, th2 0.9 (nmnist-small preset)": dict(
+                                    impl="sparse_layer", max_activity=0.05, th2=0.9)}),
     },
 }
 REPORT_PRESETS = tuple(NOTEBOOK_PRESETS)

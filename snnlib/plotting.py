@@ -103,6 +103,41 @@ def learning_curves(histories: dict[str, list[dict]], *, metrics=("loss", "accur
     return fig
 
 
+def cross_validation_figure(summaries: dict[str, dict]):
+    """K-fold cross-validation of several recipes side by side.
+
+    Left: each recipe's final test accuracy per fold (dots) and its mean +- sd (bar and
+    error line). Right: the test accuracy after every epoch, mean over the folds (line) and
+    the range over the folds (band).
+
+    Args:
+        summaries: ``{label: cross_validate(...) result}``.
+    """
+    fig, axes = _figure(2, 1, width=4.8)
+    left, right = axes[0]
+    for i, (label, summary) in enumerate(summaries.items()):
+        finals = [row["test_accuracy"] for row in summary["folds"]]
+        left.bar(i, summary["mean"], color=f"C{i}", alpha=0.35)
+        left.errorbar(i, summary["mean"], yerr=summary["sd"], color=f"C{i}", capsize=6)
+        left.plot(np.full(len(finals), i) + np.linspace(-0.15, 0.15, len(finals)), finals, "o",
+                  color=f"C{i}", ms=4)
+        curves = np.array([row["test_curve"] for row in summary["folds"]], dtype=float)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        right.plot(epochs, curves.mean(axis=0), color=f"C{i}",
+                   label=f"{label}: {summary['mean']:.1%} +- {summary['sd']:.1%}")
+        right.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=f"C{i}",
+                           alpha=0.15)
+    left.set_xticks(range(len(summaries)), list(summaries), rotation=20, fontsize=8, ha="right")
+    left.set_ylabel("test accuracy (final epoch)")
+    low = min(min(row["test_accuracy"] for row in s["folds"]) for s in summaries.values())
+    left.set_ylim(max(0.0, low - 0.1), 1.0)
+    right.set_xlabel("epoch")
+    right.set_ylabel("test accuracy (mean of folds, range)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def activity_profile(per_step, *, labels=None, title: str = "activity per layer over time"):
     """Fraction of active neurons per time step, one line per layer (``per_step``: list of [T])."""
     fig, axes = _figure(1, 1, height=3.0)

@@ -85,3 +85,20 @@ def test_simulate_neuron_matches_the_closed_form():
     np.testing.assert_allclose(v, 0.5 * (1 - 0.9 ** np.arange(1, 11)), rtol=1e-12)
     with pytest.raises(ValueError, match="current"):
         simulate_neuron(np.zeros((2, 3)), alpha=0.9, gain=10.0)
+
+
+def test_cross_validation_figure_draws_each_recipes_folds_and_mean_curve():
+    def summary(finals, curve_offset):
+        folds = [{"test_accuracy": a, "test_curve": [a - curve_offset, a]} for a in finals]
+        mean = float(np.mean(finals))
+        return {"folds": folds, "mean": mean, "sd": float(np.std(finals, ddof=1))}
+
+    fig = plotting.cross_validation_figure({"a": summary([0.8, 0.9, 0.85], 0.1),
+                                            "b": summary([0.95, 0.97, 0.96], 0.05)})
+    left, right = fig.axes
+    dots = [line for line in left.lines if line.get_marker() == "o"]
+    assert [list(d.get_ydata()) for d in dots] == [[0.8, 0.9, 0.85], [0.95, 0.97, 0.96]]
+    means = [list(line.get_ydata()) for line in right.lines]
+    np.testing.assert_allclose(means, [[0.75, 0.85], [0.91, 0.96]])
+    assert "a: 85.0%" in right.get_legend().get_texts()[0].get_text()
+    plt.close(fig)

@@ -115,23 +115,41 @@ SNNLIB_INLINE void StoreN(T* dst, const V& v, int64_t n) {
   }
 }
 
-// Lane i of the result is the sum of the lanes of x[i], for the L = lanes-of-V vectors x[0..L):
-// log2(L) rounds of pairwise (even lanes + odd lanes) shuffles, instead of L horizontal sums.
-// x is overwritten.
+// Lane i of the result is the sum of the lanes of x[i], for the L = lanes-of-V vectors x[0..L).
+// Pairwise (even + odd) rounds, first within 128-bit groups (one in-lane shuffle each:
+// vshufps / vunpck*), then across groups (128-bit chunk shuffles: vperm2f128 / vshuff32x4):
+// lane-crossing two-source shuffles cost several instructions each without AVX-512. x is
+// overwritten.
 template <typename V>
 SNNLIB_INLINE V SumLanes(V* x) {
-  constexpr int kL = sizeof(V) / sizeof(x[0][0]);
-  typedef typename MaskOf<typename std::remove_reference<decltype(x[0][0])>::type>::type Lane;
+  typedef typename std::remove_reference<decltype(x[0][0])>::type T;
+  typedef typename MaskOf<T>::type Lane;
   typedef Lane M __attribute__((vector_size(sizeof(V))));
-  M even, odd;
-  for (int i = 0; i < kL; ++i) {
-    even[i] = 2 * i;
-    odd[i] = 2 * i + 1;
+  constexpr int kL = sizeof(V) / sizeof(T);
+  constexpr int kG = 16 / sizeof(T) < kL ? 16 / sizeof(T) : kL;  // lanes per 128-bit group
+  constexpr int kGroups = kL / kG;
+  M even, odd, chunk_even, chunk_odd;
+  for (int k = 0; k < kL; ++k) {
+    // In-group round: lane (g, p) = pair p of group g of x[2i] (p < kG/2) or x[2i + 1].
+    const int g = k / kG, p = k % kG, src = p < kG / 2 ? 0 : kL;
+    even[k] = src + g * kG + 2 * (p % (kG / 2));
+    odd[k] = even[k] + 1;
+    // Cross-group round: group h = group pair h of x[2i] (h < groups/2) or x[2i + 1].
+    const int half = kGroups > 1 ? kGroups / 2 : 1, csrc = g < half ? 0 : kL;
+    chunk_even[k] = csrc + 2 * (g % half) * kG + p;
+    chunk_odd[k] = chunk_even[k] + kG;
   }
-  for (int n = kL; n > 1; n /= 2) {
+  int n = kL;
+  for (int r = kG; r > 1; r /= 2, n /= 2) {
     for (int i = 0; i < n / 2; ++i) {
       x[i] = __builtin_shuffle(x[2 * i], x[2 * i + 1], even) +
              __builtin_shuffle(x[2 * i], x[2 * i + 1], odd);
+    }
+  }
+  for (int r = kGroups; r > 1; r /= 2, n /= 2) {
+    for (int i = 0; i < n / 2; ++i) {
+      x[i] = __builtin_shuffle(x[2 * i], x[2 * i + 1], chunk_even) +
+             __builtin_shuffle(x[2 * i], x[2 * i + 1], chunk_odd);
     }
   }
   return x[0];

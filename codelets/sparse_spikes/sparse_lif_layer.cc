@@ -241,6 +241,18 @@ SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
   return even + odd;
 }
 
+// part[i] += W[ids[i], block] . d for the n <= kPer slots i < n of a group (d: the block's dI
+// as kVecs vectors): one lane vector per slot, then all their lane sums at once.
+template <int kVecs, typename T, typename V>
+SNNLIB_INLINE void SlotGroup(const T* panel, const int32_t* ids, int n, const V* d, T* part) {
+  constexpr int kPer = sizeof(V) / sizeof(T);
+  V lanes[kPer];
+  for (int s = 0; s < kPer; ++s) {
+    lanes[s] = s < n ? DotLanes<kVecs, kPer>(panel + ids[s] * kGradBlock, d) : V{};
+  }
+  StoreN(part, LoadN<V>(part, n) + SumLanes(lanes), n);
+}
+
 // Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
 //   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
 //   dI   = scale * dv
@@ -286,23 +298,13 @@ SNNLIB_INLINE void BackwardBlocksImpl(
             StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
         }
         if (part) {
-          // kPer slots at a time: one lane vector per slot, then all their lane sums at once.
           const int32_t listed = a.counts[2 * r + 1];
           T* part_row = part + r * a.s_in;
           int32_t i0 = 0;
           for (; i0 + kPer <= listed; i0 += kPer) {
-            V lanes[kPer];
-            for (int s = 0; s < kPer; ++s) {
-              lanes[s] = DotLanes<kVecs, kPer>(panel + in_ids[i0 + s] * kGradBlock, dvec);
-            }
-            StoreU(part_row + i0, LoadU<V>(part_row + i0) + SumLanes(lanes));
+            SlotGroup<kVecs>(panel, in_ids + i0, kPer, dvec, part_row + i0);
           }
-          for (; i0 < listed; ++i0) {
-            const V lanes = DotLanes<kVecs, kPer>(panel + in_ids[i0] * kGradBlock, dvec);
-            T sum = T(0);
-            for (int j = 0; j < kPer; ++j) sum += lanes[j];
-            part_row[i0] += sum;
-          }
+          if (i0 < listed) SlotGroup<kVecs>(panel, in_ids + i0, listed - i0, dvec, part_row + i0);
         }
       }
     }

@@ -212,12 +212,16 @@ def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, w
     scales: dict[tuple, tuple] = {}
     measured: dict[BenchCase, list[dict]] = {}
     records = []
+
+    def inputs(case: BenchCase) -> tuple:
+        key = case.data_key()
+        if key not in data_cache:
+            data_cache[key] = bench_inputs(case)
+        return data_cache[key]
+
     for i, case in enumerate(cases):
         if case.target_activity is not None:
-            key = case.data_key()
-            if key not in data_cache:
-                data_cache[key] = bench_inputs(case)
-            case = calibrated(case, data_cache[key][0], scales)
+            case = calibrated(case, inputs(case)[0], scales)
         same = dataclasses.replace(case, sweep="")
         if same in measured:  # shared by two sweeps: measured once, recorded under both
             records.extend({**r, "sweep": case.sweep} for r in measured[same])
@@ -227,12 +231,9 @@ def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, w
         if isolate or case.impl.startswith("peer:"):  # peers: torch never shares TF's process
             recs = run_case_isolated(case, modes=modes, warmup=warmup, repeats=repeats, steps=steps)
         else:
-            key = case.data_key()
-            if key not in data_cache:
-                data_cache[key] = bench_inputs(case)
             try:
                 recs = run_case(case, modes=modes, warmup=warmup, repeats=repeats, steps=steps,
-                                data=data_cache[key])
+                                data=inputs(case))
             except Exception as err:  # one failing case must not lose the others
                 log.warning("benchmark case %s failed: %s", case, err)
                 recs = [{**case.to_dict(), "error": f"{type(err).__name__}: {err}"}]

@@ -177,17 +177,25 @@ class BinnedSet:
         """``T``, the number of bins per sample."""
         return int(self.counts.shape[1])
 
-    def _offsets(self) -> np.ndarray:
+    def offsets(self) -> np.ndarray:
+        """Where each sample's ids start in :attr:`ids`: ``int64[n_samples + 1]``."""
         return np.concatenate([[0], np.cumsum(self.counts.sum(axis=1, dtype=np.int64))])
+
+    def gather(self, index, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, counts)`` of the samples ``index`` (an int array), in that order: their ids
+        concatenated and ``counts[index]``. ``offsets``: :meth:`offsets`, if the caller keeps
+        it (it costs a pass over ``counts``)."""
+        index = np.asarray(index, np.int64)
+        off = self.offsets() if offsets is None else offsets
+        pieces = [self.ids[off[i]:off[i + 1]] for i in index]
+        return (np.concatenate(pieces) if pieces else self.ids[:0]), self.counts[index]
 
     def subset(self, index) -> "BinnedSet":
         """The samples ``index`` (an int array), in that order."""
         index = np.asarray(index, np.int64)
-        off = self._offsets()
-        pieces = [self.ids[off[i]:off[i + 1]] for i in index]
-        ids = np.concatenate(pieces) if pieces else self.ids[:0]
-        return BinnedSet(ids, self.counts[index], self.labels[index], self.n_events[index],
-                         self.n_in, self.dt, self.sample_ids[index])
+        ids, counts = self.gather(index)
+        return BinnedSet(ids, counts, self.labels[index], self.n_events[index], self.n_in,
+                         self.dt, self.sample_ids[index])
 
     def dense(self) -> np.ndarray:
         """All samples as 0/1 rasters ``uint8[n_samples, T, N]``."""

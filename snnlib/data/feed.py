@@ -101,14 +101,13 @@ class BinnedFeed(Feed):
             raise ValueError("augment needs the sensor_size (W, H, P) of the binned ids")
         self.seed = int(seed)
         self.n_samples, self.n_steps, self.n_in = len(binned), binned.n_steps, int(binned.n_in)
-        self._offsets = binned._offsets()
+        self._offsets = binned.offsets()
 
     def _binned(self, index, epoch) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, counts int32[B, T])`` of ``index``, augmented in a training epoch."""
         off, ids, counts = self._offsets, self.binned.ids, self.binned.counts
         if self.augment is None or epoch is None:
-            pieces = [ids[off[i]:off[i + 1]] for i in index]
-            return (np.concatenate(pieces) if pieces else ids[:0]), counts[index]
+            return self.binned.gather(index, off)
         out_ids, out_counts = [], np.empty((len(index), self.n_steps), np.int32)
         for row, i in enumerate(index):
             sample_ids, out_counts[row] = augment_sample(

@@ -45,9 +45,10 @@ def cross_validate(config: TrainConfig, n_folds: int = 5, folds=None, log=None) 
 
     Returns:
         ``{"config", "n_folds", "folds": [{"fold", "test_accuracy", "best_test_accuracy",
-        "epoch_time_s", "wall_time_s", "activity"}], "mean", "sd", "best_mean", "best_sd"}``;
-        ``epoch_time_s`` is the mean over the epochs after the first (which also traces the
-        step), ``activity`` the last epoch's training activity per layer.
+        "test_curve", "epoch_time_s", "wall_time_s", "activity"}], "mean", "sd", "best_mean",
+        "best_sd"}``; ``test_curve`` is the test accuracy after every epoch, ``epoch_time_s``
+        the mean over the epochs after the first (which also traces the step), ``activity``
+        the last epoch's training activity per layer.
     """
     with_folds = [n for n, f in DATASETS.items() if "fold" in inspect.signature(f).parameters]
     if config.dataset not in with_folds:
@@ -66,6 +67,7 @@ def cross_validate(config: TrainConfig, n_folds: int = 5, folds=None, log=None) 
         rows.append({
             "fold": k, "test_accuracy": result["test_accuracy"],
             "best_test_accuracy": max(h.get("test_accuracy", 0.0) for h in history),
+            "test_curve": [h.get("test_accuracy") for h in history],
             "epoch_time_s": sum(h["epoch_time_s"] for h in history[1:]) / max(len(history) - 1, 1),
             "wall_time_s": result["wall_time_s"],
             "activity": {key: value for key, value in history[-1].items()

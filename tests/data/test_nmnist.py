@@ -149,3 +149,23 @@ def test_limits_validate_and_limit_test_alone_sets_the_test_size():
         load_binned("nmnist-small", limit=5, limit_test=996, n_steps=5, progress=False)
     with pytest.raises(ValueError, match="n_test"):
         load_binned("nmnist-small", n_test=0)
+
+
+def test_replica_has_the_real_layout_and_reads_through_tonic(tmp_path):
+    from snnlib.data.replica import write_nmnist_replica
+
+    root = write_nmnist_replica(tmp_path / "data", n_train=23, n_test=7)
+    train = sorted((root / "Train").glob("*/*.bin"))
+    test = sorted((root / "Test").glob("*/*.bin"))
+    assert len(train) == 23 and len(test) == 7
+    sources_sorted = sorted(EMBEDDED.glob("Train/*/*.bin"))
+    first = root / "Train" / sources_sorted[0].parent.name / "00000.bin"
+    assert first.read_bytes() == sources_sorted[0].read_bytes()
+    assert first.stat().st_ino == sources_sorted[0].stat().st_ino  # a hard link, no extra disk
+    assert write_nmnist_replica(tmp_path / "data", n_train=23, n_test=7) == root  # idempotent
+    ds = load_dataset("nmnist", data_dir=tmp_path / "data", n_steps=30, progress=False,
+                      index_lists=True)
+    assert len(ds.x_train) == 23 and len(ds.x_test) == 7
+    assert ds.x_train.n_in == 1152 and ds.x_train.n_steps == 30
+    with pytest.raises(ValueError, match="n_train must be >= 1"):
+        write_nmnist_replica(tmp_path / "other", n_train=0)

@@ -38,7 +38,7 @@ def test_sparse_stream_yields_int_index_lists_and_dense_stream_rasters():
 def test_index_lists_from_the_pipeline_give_the_logits_of_rasters_converted_in_the_model():
     ds = load_dataset("nmnist-small", index_lists=True, progress=False, **NMNIST)
     config = TrainConfig.from_preset("nmnist-small", hidden=(32,), impl="sparse_layer",
-                                     max_activity=0.2, progress=False)
+                                     max_activity=0.2, progress=False, lr_schedule="constant")
     train, _ = make_feeds(ds)
     s_in = train.max_count()
     model = build_model(config, ds.n_in, ds.n_classes, input_capacity=s_in)
@@ -74,6 +74,7 @@ def test_cross_validation_runs_every_fold_and_summarises_mean_and_sd(tmp_path):
     assert [row["fold"] for row in summary["folds"]] == [0, 1, 2] and len(lines) == 3
     assert summary["mean"] == pytest.approx(np.mean(accs))
     assert summary["sd"] == pytest.approx(np.std(accs, ddof=1))
+    assert all(row["test_curve"] == [row["test_accuracy"]] for row in summary["folds"])
     assert (tmp_path / "cv" / "cv.json").exists() and (tmp_path / "cv" / "fold_2").is_dir()
     with pytest.raises(ValueError, match="has no cross-validation folds"):
         cross_validate(TrainConfig.from_preset("tiny"), 3)
