@@ -44,6 +44,7 @@ def _train_parser(sub) -> None:
                    help="learning rate over the run: constant, or cosine decay to 0")
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
+    p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
     p.add_argument("--th2", type=float, help="second threshold (gradient mask) of the hidden layers; a spiking output layer is never masked")
     p.add_argument("--max-activity", type=float, help="capacity rule of the sparse implementations")
     p.add_argument("--input-capacity", type=int, help="input spike capacity S (sparse implementations)")
@@ -103,7 +104,7 @@ def _cmd_train(args) -> int:
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                     seed=args.seed, alpha=args.alpha,
+                     seed=args.seed, alpha=args.alpha, weight_mul=args.weight_mul,
                      th2=args.th2, max_activity=args.max_activity,
                      input_capacity=args.input_capacity, out_dir=args.out, rule=args.rule,
                      feedback=args.feedback)

@@ -12,13 +12,14 @@ Timing (:mod:`snnlib.bench.timing`): ``warmup`` untimed calls, then ``repeats`` 
 of ``steps`` calls, each block ending by reading the loss back to the host; a record reports
 the median time per step over the blocks, its quartiles, min and max, and ``samples_per_s``.
 
-Memory: ``ru_maxrss`` (the process's resident-set high-water mark, ``getrusage``). With
-``isolate=True`` every case runs in a fresh ``python -m snnlib.bench.worker`` subprocess and the
-record's ``peak_rss_mb`` is that process's high-water mark (TF runtime included) and
-``rss_delta_mb`` its growth from "model built, data ready" to the end of the timed steps.
-Without isolation the same numbers are read in the running process, where the high-water
-mark only ever rises: ``rss_delta_mb`` is then a lower bound (0 once an earlier case used
-more). ``memory_method`` says which was used.
+Memory (:func:`snnlib.bench.timing.with_peak_rss`): before each mode's warm-up and timed calls
+the process's resident-set high-water mark is reset (Linux ``/proc/self/clear_refs``), so
+``rss_delta_mb`` is the most memory those calls held above what was resident before them
+(activations kept for the backward pass, gradients, optimizer state, allocator caching) and
+``peak_rss_mb`` the process's peak during them (TF runtime included). ``rss_method`` says
+whether the reset was possible (otherwise the rise is a lower bound); ``memory_method`` says
+whether the case ran in this process or, with ``isolate=True``, in a fresh ``python -m
+snnlib.bench.worker`` subprocess.
 
 Data: :func:`snnlib.bench.cases.bench_inputs`, identical for every implementation
 (``input_sha256`` in every record); the sparse implementations take it as index lists built
@@ -52,7 +53,8 @@ from snnlib.bench.calibrate import calibrated
 from snnlib.bench.cases import MODES, BenchCase, array_sha256, bench_inputs
 from snnlib.bench.peers import run_peer_case
 from snnlib.bench.roofline import roofline_fields
-from snnlib.bench.timing import maxrss_mb, measure_memory_bandwidth, summarize, time_calls
+from snnlib.bench.timing import (maxrss_mb, measure_memory_bandwidth, summarize, time_calls,
+                                  with_peak_rss)
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import SNNClassifier
 from snnlib.runtime import PEER_WORKER_ENV
@@ -146,29 +148,26 @@ def run_case(case: BenchCase, *, modes: Sequence[str] = MODES, warmup: int = 2,
     base["n_params"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_variables))
     x, y = model_inputs(case, x_np), tf.constant(y_np)
     xla = case.impl == "dense_xla"
-    rss_ready = maxrss_mb()
+    base["setup_rss_mb"] = maxrss_mb() - rss0
     records = []
     if "infer" in modes:
         infer = tf.function(lambda a: model.forward(a)[0], jit_compile=xla)
-        t = time_calls(infer, (x,), warmup=warmup, repeats=repeats, steps=steps,
-                       sync=lambda out: out.numpy())
+        t, memory = with_peak_rss(lambda: time_calls(
+            infer, (x,), warmup=warmup, repeats=repeats, steps=steps, sync=lambda out: out.numpy()))
         records.append({**base, "mode": "infer", "warmup_s": t["warmup_s"],
-                        **summarize(t["step_s"], case.batch_size),
-                        "peak_rss_mb": maxrss_mb(), "rss_delta_mb": maxrss_mb() - rss_ready})
+                        **summarize(t["step_s"], case.batch_size), **memory})
     if "train" in modes:
         train = tf.function(model.train_step, jit_compile=xla)
-        t = time_calls(train, ((x, y),), warmup=warmup, repeats=repeats, steps=steps,
-                       sync=lambda out: out["loss"].numpy())
+        t, memory = with_peak_rss(lambda: time_calls(
+            train, ((x, y),), warmup=warmup, repeats=repeats, steps=steps,
+            sync=lambda out: out["loss"].numpy()))
         logs = {k: float(v) for k, v in t["last"].items()}
         n_layers = len(case.hidden) + 1
         records.append({**base, "mode": "train", "warmup_s": t["warmup_s"],
-                        **summarize(t["step_s"], case.batch_size),
-                        "peak_rss_mb": maxrss_mb(), "rss_delta_mb": maxrss_mb() - rss_ready,
+                        **summarize(t["step_s"], case.batch_size), **memory,
                         "loss": logs.get("loss"),
                         "activity": [logs.get(f"activity_{l}") for l in range(n_layers)],
                         "overflow": [logs.get(f"overflow_{l}", 0.0) for l in range(n_layers)]})
-    for r in records:
-        r["setup_rss_mb"] = rss_ready - rss0
     return records
 
 

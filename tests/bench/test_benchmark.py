@@ -101,3 +101,23 @@ def test_failing_isolated_case_becomes_an_error_record(monkeypatch):
                            input_capacity=2)
     recs = bench.run_benchmark([case], warmup=1, repeats=1, steps=1, bandwidth=False)["records"]
     assert len(recs) == 1 and "error" in recs[0] and recs[0]["cpu_model"]
+
+
+def test_peak_rss_of_a_call_is_its_own_even_after_a_larger_one():
+    from snnlib.bench.timing import maxrss_mb, with_peak_rss
+
+    big = np.ones(400 * 2**20 // 8)  # raise the process's high-water mark first
+    del big
+    kept, memory = with_peak_rss(lambda: np.ones(150 * 2**20 // 8))
+    if "reset" not in memory["rss_method"]:
+        pytest.skip(f"the high-water mark cannot be reset here: {memory['rss_method']}")
+    assert 120 < memory["rss_delta_mb"] < 250, memory
+    assert memory["peak_rss_mb"] <= maxrss_mb() + 1e-6 and kept.nbytes == 150 * 2**20
+
+
+def test_a_subprocess_does_not_inherit_the_parents_high_water_mark():
+    ballast = np.ones(300 * 2**20 // 8)  # this process is large; its child must not say so
+    code = "from snnlib.bench.timing import maxrss_mb; print(maxrss_mb())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "SNNLIB_PEER_WORKER": "1"})
+    assert float(out.stdout.strip().splitlines()[-1]) < ballast.nbytes / 2**20

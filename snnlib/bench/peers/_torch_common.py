@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from snnlib.bench.cases import array_sha256, bench_inputs
-from snnlib.bench.timing import maxrss_mb, summarize, time_calls
+from snnlib.bench.timing import maxrss_mb, summarize, time_calls, with_peak_rss
 from snnlib.functional.params import LIFParams, init_weights
 
 
@@ -93,20 +93,18 @@ def time_torch_case(case, build_network, *, peer: str, version: str, modes, warm
         with torch.no_grad():
             return net(xb)
 
-    rss_ready = maxrss_mb()
+    base["setup_rss_mb"] = maxrss_mb() - rss0
     records = []
     if "infer" in modes:
-        t = time_calls(infer, (x,), warmup=warmup, repeats=repeats, steps=steps,
-                       sync=lambda out: out.numpy())
+        t, memory = with_peak_rss(lambda: time_calls(
+            infer, (x,), warmup=warmup, repeats=repeats, steps=steps, sync=lambda out: out.numpy()))
         records.append({**base, "mode": "infer", "warmup_s": t["warmup_s"],
-                        **summarize(t["step_s"], case.batch_size), "peak_rss_mb": maxrss_mb(),
-                        "rss_delta_mb": maxrss_mb() - rss_ready})
+                        **summarize(t["step_s"], case.batch_size), **memory})
     if "train" in modes:
-        t = time_calls(train_step, (x, y), warmup=warmup, repeats=repeats, steps=steps,
-                       sync=lambda out: float(out))
+        t, memory = with_peak_rss(lambda: time_calls(
+            train_step, (x, y), warmup=warmup, repeats=repeats, steps=steps,
+            sync=lambda out: float(out)))
         records.append({**base, "mode": "train", "warmup_s": t["warmup_s"],
-                        **summarize(t["step_s"], case.batch_size), "peak_rss_mb": maxrss_mb(),
-                        "rss_delta_mb": maxrss_mb() - rss_ready, "loss": float(t["last"])})
-    for r in records:
-        r["setup_rss_mb"] = rss_ready - rss0
+                        **summarize(t["step_s"], case.batch_size), **memory,
+                        "loss": float(t["last"])})
     return records
