@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <unistd.h>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -129,6 +131,30 @@ inline absl::Status AllocationFailed(const absl::Status& s, std::initializer_lis
       " bytes): ", s.message()));
 }
 
+// This machine's physical memory in bytes (0 where unknown).
+inline int64_t PhysicalMemoryBytes() {
+  static const int64_t bytes = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{0};
+  }();
+  return bytes;
+}
+
+// A tensor larger than the physical memory is refused at once: TensorFlow's allocator would
+// otherwise wait and retry (about 10 s with its oneDNN CPU allocator) before failing.
+inline absl::Status CheckFitsMemory(std::initializer_list<int64_t> dims, int64_t elem_bytes,
+                                    const char* op, const char* what) {
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;  // checked by CheckedElements before
+  const int64_t memory = PhysicalMemoryBytes();
+  if (memory > 0 && count > memory / elem_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        op, ": cannot allocate ", what, " of shape ", DimsString(dims), " (", count * elem_bytes,
+        " bytes): more than this machine's ", memory, " bytes of memory"));
+  }
+  return absl::OkStatus();
+}
+
 // allocate_output with the checks of CheckedElements; a failed allocation names `what`.
 inline absl::Status AllocateOutput(OpKernelContext* ctx, int index,
                                    std::initializer_list<int64_t> dims, const char* op,
@@ -136,6 +162,7 @@ inline absl::Status AllocateOutput(OpKernelContext* ctx, int index,
   TensorShape shape;
   const int64_t elem = tensorflow::DataTypeSize(ctx->expected_output_dtype(index));
   absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
+  if (s.ok()) s = CheckFitsMemory(dims, elem, op, what);
   if (!s.ok()) return s;
   s = ctx->allocate_output(index, shape, out);
   if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
@@ -149,6 +176,7 @@ inline absl::Status AllocateTemp(OpKernelContext* ctx, DataType dtype,
   TensorShape shape;
   const int64_t elem = tensorflow::DataTypeSize(dtype);
   absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
+  if (s.ok()) s = CheckFitsMemory(dims, elem, op, what);
   if (!s.ok()) return s;
   s = ctx->allocate_temp(dtype, shape, out);
   if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
