@@ -42,6 +42,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="learning rate over the run: constant, or cosine decay to 0")
+    p.add_argument("--weight-decay", type=float,
+                   help="decoupled weight decay (AdamW); 0 (default): plain Adam")
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
@@ -104,7 +106,7 @@ def _cmd_train(args) -> int:
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                     seed=args.seed, alpha=args.alpha, weight_mul=args.weight_mul,
+                     weight_decay=args.weight_decay, seed=args.seed, alpha=args.alpha, weight_mul=args.weight_mul,
                      th2=args.th2, max_activity=args.max_activity,
                      input_capacity=args.input_capacity, out_dir=args.out, rule=args.rule,
                      feedback=args.feedback)

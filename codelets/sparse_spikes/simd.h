@@ -8,6 +8,7 @@
 //   Vec16<T>::type     16 lanes: 64 bytes of floats, 128 of doubles (the matmul tiles)
 //   LoadU / StoreU     a whole vector;  LoadN / StoreN  its first n lanes (the others zero)
 //   Transpose16        a 16 x 16 tile held in 16 vectors of 16 lanes
+//   GeBits64           the 64-bit mask (v[k] >= th) of 64 values, one compare per vector
 // The row gathers of the kernels must stay in registers, which plain loops did not get from
 // the vectoriser.
 #ifndef SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
@@ -200,6 +201,45 @@ SNNLIB_INLINE void Transpose16(const typename Vec16<T>::type* in, typename Vec16
 }
 #undef SNNLIB_GROUPS
 #undef SNNLIB_GROUP
+
+// The OR of the lanes of x, by halves (each half of a vector is a register of half the width).
+template <typename Lane, typename M>
+SNNLIB_INLINE Lane OrLanes(const M& x) {
+  if constexpr (sizeof(M) == sizeof(Lane)) {
+    Lane lane;
+    std::memcpy(&lane, &x, sizeof(Lane));
+    return lane;
+  } else {
+    typedef Lane H __attribute__((vector_size(sizeof(M) / 2)));
+    H lo, hi;
+    std::memcpy(&lo, &x, sizeof(H));
+    std::memcpy(&hi, reinterpret_cast<const char*>(&x) + sizeof(H), sizeof(H));
+    return OrLanes<Lane>(lo | hi);
+  }
+}
+
+// Bit k of the result is (v[k] >= th) for the 64 values v[0 .. 64) (false for NaN): one vector
+// compare per V, each lane ANDed with its own bit, then an OR of the lanes per 32 / 64 result bits,
+// instead of 64 scalar compares and shifts.
+template <typename V, typename T>
+SNNLIB_INLINE uint64_t GeBits64(const T* v, T th) {
+  typedef typename MaskOf<T>::type Lane;
+  typedef typename std::make_unsigned<Lane>::type ULane;
+  typedef Lane M __attribute__((vector_size(sizeof(V))));
+  constexpr int kL = sizeof(V) / sizeof(T), kBits = 8 * sizeof(Lane), kWords = 64 / kBits;
+  const V t = V{} + th;
+  uint64_t bits = 0;
+  for (int w = 0; w < kWords; ++w) {
+    M acc = {};
+    for (int c = 0; c < kBits / kL; ++c) {
+      M pos;
+      for (int l = 0; l < kL; ++l) pos[l] = static_cast<Lane>(ULane{1} << (c * kL + l));
+      acc |= (LoadU<V>(v + w * kBits + c * kL) >= t) & pos;
+    }
+    bits |= static_cast<uint64_t>(static_cast<ULane>(OrLanes<Lane>(acc))) << (w * kBits);
+  }
+  return bits;
+}
 
 }  // namespace snnlib
 

@@ -23,18 +23,25 @@
 //
 // Work layout: all work runs over blocks of neurons (64 forward, 32 backward). A block's
 // weights, the column slab W[:, n0 : n0 + width], are copied once per call (one contiguous row
-// segment per input) into a panel [in, width] that stays in cache while the thread walks every
-// row r = t * B + b in memory order (step outer, sample inner, with the state of every sample
-// in a small [B, width] buffer). The forward pass records per (block, row) two 64-bit masks
-// (spikes, candidates) and writes potentials only for flagged blocks; the selection then reads
-// masks, not dense potentials. The backward pass runs the reverse-time filter, the weight
-// gradient (into a per-block panel, written back once as the row segments dW[j, n0 : n0 + 32])
-// and the input slot gradient in one sweep per block (the listed slots bucketed by block once
-// per row), without any dense [T, B, N] buffer or transpose. The accumulators are vectors of
-// the native width of each ISA build (SNNLIB_BY_WIDTH in simd.h).
+// segment per input) into a panel [in, width] that stays in cache.
+// Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
+// with the state of every sample in a small [B, width] buffer), gathers the panel rows of the
+// row's input spikes and records per (block, row) two 64-bit masks (spikes, candidates; vector
+// compares) and the potentials of flagged blocks only; the selection then reads masks, not
+// dense potentials.
+// Backward: the input slots are first grouped by input neuron per chunk of steps (a counting
+// sort, once per call). Per block and chunk, from the last chunk to the first, the reverse-time
+// filter writes the chunk's dI rows ([rows of the chunk, 32], about 64 KB: in L2), then each
+// input neuron j listed in the chunk is visited once with W[j, block] and its dW accumulator in
+// registers: dW[j, block] += dI rows where j spiked, slot gradient = W[j, block] . dI row for
+// each listed slot of j (accumulated per entry, scattered to the slots once at the end). The
+// surrogate injections are computed once per call, bucketed by block. No dense [T, B, N]
+// buffer or transpose; the accumulators are vectors of the native width of each ISA build
+// (SNNLIB_BY_WIDTH in simd.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "common.h"
@@ -51,6 +58,7 @@ using ::tensorflow::TensorShape;
 
 constexpr int64_t kBlock = 64;      // neurons per block of the forward pass (64-bit masks)
 constexpr int64_t kGradBlock = 32;  // neurons per block of the backward pass (see BackwardBlocks)
+constexpr int64_t kChunkBytes = 65536;  // dI rows of one block and chunk of steps (in L2)
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
 // contents: counts in [0, S], counts0 <= counts1, ids in [0, n) for listed slots.
@@ -148,14 +156,25 @@ struct LayerArgs {
   T alpha, scale, th1, th2, beta;
 };
 
-// The panel of one neuron block: panel[j * kBlock + k] = W[j, n0 + k] (row j of the panel is
+// Copies nb <= kWidth values from src to dst: a constant-size copy (inlined vector moves) for
+// a full block, a library memcpy only for the last, partial one.
+template <int64_t kWidth, typename T>
+SNNLIB_INLINE void CopySegment(T* dst, const T* src, int64_t nb) {
+  if (nb == kWidth) {
+    std::memcpy(dst, src, kWidth * sizeof(T));
+  } else {
+    std::memcpy(dst, src, nb * sizeof(T));
+  }
+}
+
+// The panel of one neuron block: panel[j * kWidth + k] = W[j, n0 + k] (row j of the panel is
 // the contiguous segment W[j, n0 : n0 + nb]); columns k >= nb are zero.
 template <int64_t kWidth, typename T>
 SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
   const int64_t nb = std::min(kWidth, a.n - n0);
   for (int64_t j = 0; j < a.n_in; ++j) {
     T* dst = panel + j * kWidth;
-    std::memcpy(dst, a.w + j * a.n + n0, nb * sizeof(T));
+    CopySegment<kWidth>(dst, a.w + j * a.n + n0, nb);
     std::fill(dst + nb, dst + kWidth, T(0));
   }
 }
@@ -199,16 +218,14 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
         }
         uint64_t spk = 0, cand = 0;
         if (any) {
-          // Branch-free masks (a flagged neuron per block is the rule, not the exception);
-          // the whole row segment is copied, but only flagged entries are ever read.
-          for (int k = 0; k < kBlock; ++k) {
-            spk |= static_cast<uint64_t>(v[k] >= a.th1) << k;
-            cand |= static_cast<uint64_t>(v[k] >= a.th2) << k;
-          }
+          // Vector compares (a flagged neuron per block is the rule, not the exception); the
+          // whole row segment is copied, but only flagged entries are ever read.
+          spk = GeBits64<V>(v, a.th1);
+          cand = GeBits64<V>(v, a.th2);
           const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
           spk &= valid;
           cand &= valid & ~spk;
-          if (spk | cand) std::memcpy(v_flagged + (blk * rows + r) * kBlock, v, nb * sizeof(T));
+          if (spk | cand) CopySegment<kBlock>(v_flagged + (blk * rows + r) * kBlock, v, nb);
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
         spk_mask[blk * rows + r] = spk;
@@ -230,86 +247,174 @@ SNNLIB_INLINE void BucketSlots(const int32_t* ids, int32_t listed, int64_t n_blo
   starts[0] = 0;
 }
 
-// The lanes of w_row[0 : kVecs * kPer] . d (d: kVecs vectors), summed in two chains.
-template <int kVecs, int kPer, typename T, typename V>
-SNNLIB_INLINE V DotLanes(const T* w_row, const V* d) {
-  V even = V{}, odd = V{};
-  for (int j = 0; j < kVecs; j += 2) {
-    even += LoadU<V>(w_row + j * kPer) * d[j];
-    odd += LoadU<V>(w_row + (j + 1) * kPer) * d[j + 1];
+// The input slots of the backward pass grouped by input neuron, per chunk of steps: the
+// weight gradient and the slot gradient of input neuron j both read the block's dI at the rows
+// where j is listed, so each chunk visits its neurons once, with W[j, block] and the dW
+// accumulator in registers and the chunk's dI rows in cache (the transposed view of in_ids).
+// Chunk c covers steps [c * steps, (c + 1) * steps), rows r0 = c * steps * B onwards; its
+// entries are beg[c] .. beg[c + 1] in the arrays `row` (r - r0) and `slot` (i, the slot of
+// in_ids[r]); its groups are gfirst[c] .. gfirst[c] + gnum[c]: group q is input neuron gid[q]
+// with entries [end of group q - 1 (0 for the first), gend[q]) counted from beg[c], its real
+// spikes (i < counts[r, 0]) before gspk[q] and its candidates after.
+struct ChunkEntries {
+  int64_t steps, n_chunks;
+  const int64_t* beg;
+  const int32_t* row;
+  const int32_t* slot;
+  const int64_t* gfirst;
+  const int64_t* gnum;
+  const int32_t* gid;
+  const int64_t* gspk;
+  const int64_t* gend;
+};
+
+// Fills chunk c of `ce` (arrays cast back to writable: the builder owns them): a counting sort
+// of the chunk's listed input slots by the key 2 * id + (candidate ? 1 : 0), so each neuron's
+// spikes precede its candidates. `hist` is scratch of 2 * n_in + 1 entries. `listed_of(r)` is
+// how many slots of row r take part (counts[r, 1] with an input gradient, else counts[r, 0]).
+template <typename T, typename Listed>
+void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed listed_of,
+                int64_t* hist) {
+  const int64_t r0 = c * ce.steps * a.batch;
+  const int64_t r1 = std::min(a.t_len, (c + 1) * ce.steps) * a.batch;
+  std::fill(hist, hist + 2 * a.n_in + 1, int64_t{0});
+  for (int64_t r = r0; r < r1; ++r) {
+    const int32_t* ids = a.ids + r * a.s_in;
+    const int32_t spk = a.counts[2 * r], listed = listed_of(r);
+    for (int32_t i = 0; i < listed; ++i) ++hist[2 * int64_t{ids[i]} + (i >= spk) + 1];
   }
-  return even + odd;
+  for (int64_t key = 0; key < 2 * a.n_in; ++key) hist[key + 1] += hist[key];
+  int32_t* gid = const_cast<int32_t*>(ce.gid) + ce.gfirst[c];
+  int64_t* gspk = const_cast<int64_t*>(ce.gspk) + ce.gfirst[c];
+  int64_t* gend = const_cast<int64_t*>(ce.gend) + ce.gfirst[c];
+  int64_t groups = 0;
+  for (int64_t j = 0; j < a.n_in; ++j) {
+    if (hist[2 * j + 2] == hist[2 * j]) continue;
+    gid[groups] = static_cast<int32_t>(j);
+    gspk[groups] = hist[2 * j + 1];
+    gend[groups] = hist[2 * j + 2];
+    ++groups;
+  }
+  const_cast<int64_t*>(ce.gnum)[c] = groups;
+  int32_t* row = const_cast<int32_t*>(ce.row) + ce.beg[c];
+  int32_t* slot = const_cast<int32_t*>(ce.slot) + ce.beg[c];
+  for (int64_t r = r0; r < r1; ++r) {
+    const int32_t* ids = a.ids + r * a.s_in;
+    const int32_t spk = a.counts[2 * r], listed = listed_of(r);
+    for (int32_t i = 0; i < listed; ++i) {
+      const int64_t at = hist[2 * int64_t{ids[i]} + (i >= spk)]++;
+      row[at] = static_cast<int32_t>(r - r0);
+      slot[at] = i;
+    }
+  }
 }
 
-// part[i] += W[ids[i], block] . d for the n <= kPer slots i < n of a group (d: the block's dI
-// as kVecs vectors): one lane vector per slot, then all their lane sums at once.
-template <int kVecs, typename T, typename V>
-SNNLIB_INLINE void SlotGroup(const T* panel, const int32_t* ids, int n, const V* d, T* part) {
-  constexpr int kPer = sizeof(V) / sizeof(T);
-  V lanes[kPer];
-  for (int s = 0; s < kPer; ++s) {
-    lanes[s] = s < n ? DotLanes<kVecs, kPer>(panel + ids[s] * kGradBlock, d) : V{};
+// The dI rows of one chunk for the neuron block at n0 (nb real neurons), steps from last to
+// first (c = scale):
+//   dv = alpha * dv + gp_t + h_t (the surrogate injections of the listed neurons in the block:
+//        inj_h[r, q] into neuron n0 + inj_k[r, q] for q in bucket blk of row r)
+//   dbuf[r - r0, :] = c * dv
+template <typename T>
+SNNLIB_INLINE void FilterChunk(const LayerArgs<T>& a, int64_t t0, int64_t t1, int64_t n0,
+                               int64_t nb, int64_t blk, const int32_t* inj_k, const T* inj_h,
+                               const int32_t* starts, const T* gp, int64_t s_out, T* state,
+                               T* dbuf) {
+  const int64_t r0 = t0 * a.batch;
+  for (int64_t t = t1 - 1; t >= t0; --t) {
+    for (int64_t b = 0; b < a.batch; ++b) {
+      const int64_t r = t * a.batch + b;
+      T* dv = state + b * kGradBlock;
+      for (int64_t k = 0; k < kGradBlock; ++k) dv[k] *= a.alpha;
+      if (gp) {
+        const T* gp_row = gp + r * a.n + n0;
+        for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
+      }
+      const int32_t* bucket = starts + r * (a.n_blocks + 1) + blk;
+      for (int64_t q = r * s_out + bucket[0]; q < r * s_out + bucket[1]; ++q) {
+        dv[inj_k[q]] += inj_h[q];
+      }
+      T* di = dbuf + (r - r0) * kGradBlock;
+      for (int64_t k = 0; k < kGradBlock; ++k) di[k] = a.scale * dv[k];
+    }
   }
-  StoreN(part, LoadN<V>(part, n) + SumLanes(lanes), n);
 }
 
-// Backward, for neuron blocks [blk0, blk1), all samples, steps from last to first:
-//   dv   = alpha * dv + h_t (surrogate injections of the listed neurons in the block)
-//   dI   = scale * dv
-//   dpanel[id, :]  += dI                for real input spikes (the block's slab of dW)
-//   part[r, i]     += W[id, block] . dI     for input slots i < counts[r, 1] (if part)
-// At the end of a block its dW panel is written to the columns n0 .. n0 + nb of `gw` [in, out]:
-// one contiguous row segment per input neuron (zero for inputs that never spiked).
+// Backward, for neuron blocks [blk0, blk1), chunks of steps from last to first: the chunk's dI
+// rows (FilterChunk), then per input neuron j listed in the chunk (ChunkEntries), with
+// w = W[j, block] and d_r = dbuf[r - r0, :]:
+//   dpanel[j, :] += sum of d_r over the rows r where j spiked     (the block's slab of dW)
+//   psum[e]      += w . d_r  for every listed entry e of j (if psum: the slot gradient, in
+//                            entry order, scattered to its slots once after all blocks)
+// The lane vectors of kPer consecutive entries are summed at once (SumLanes). At the end of a
+// block its dW panel is written to the columns n0 .. n0 + nb of `gw` [in, out]: one contiguous
+// row segment per input neuron (zero for inputs that never spiked).
 template <int kBytes, typename T>
-SNNLIB_INLINE void BackwardBlocksImpl(
-    const LayerArgs<T>& a, int64_t blk0, int64_t blk1, const int32_t* o_ids, const int32_t* order,
-    const int32_t* starts, const T* o_v, const T* g, const T* gp, int64_t s_out, T* panel,
-    T* dpanel, T* state, T* gw, T* part) {
+SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries& ce,
+                                      int64_t blk0, int64_t blk1, const int32_t* inj_k,
+                                      const T* inj_h, const int32_t* starts, const T* gp,
+                                      int64_t s_out, T* panel, T* dpanel, T* state, T* dbuf,
+                                      T* gw, T* psum) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kGradBlock / kPer;
-  alignas(64) T di[kGradBlock];
+  V lanes[kPer];
   for (int64_t blk = blk0; blk < blk1; ++blk) {
     const int64_t n0 = blk * kGradBlock, nb = std::min(kGradBlock, a.n - n0);
-    if (part) LoadPanel<kGradBlock>(a, n0, panel);
+    if (psum) LoadPanel<kGradBlock>(a, n0, panel);
     std::fill(dpanel, dpanel + a.n_in * kGradBlock, T(0));
     std::fill(state, state + a.batch * kGradBlock, T(0));
-    for (int64_t t = a.t_len - 1; t >= 0; --t) {
-      for (int64_t b = 0; b < a.batch; ++b) {
-        const int64_t r = t * a.batch + b;
-        T* dv = state + b * kGradBlock;
-        for (int64_t k = 0; k < kGradBlock; ++k) dv[k] *= a.alpha;
-        if (gp) {
-          const T* gp_row = gp + r * a.n + n0;
-          for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
-        }
-        const int32_t* bucket = starts + r * (a.n_blocks + 1) + blk;
-        for (int32_t q = bucket[0]; q < bucket[1]; ++q) {
-          const int32_t i = order[r * s_out + q];
-          const T x = a.beta * std::abs(o_v[r * s_out + i] - a.th1) + T(1);
-          dv[o_ids[r * s_out + i] - n0] += g[r * s_out + i] / (x * x);
-        }
-        for (int64_t k = 0; k < kGradBlock; ++k) di[k] = a.scale * dv[k];
-        V dvec[kVecs];
-        for (int j = 0; j < kVecs; ++j) dvec[j] = LoadU<V>(di + j * kPer);
-        const int32_t* in_ids = a.ids + r * a.s_in;
-        for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-          T* dst = dpanel + static_cast<int64_t>(in_ids[i]) * kGradBlock;
-          for (int j = 0; j < kVecs; ++j)
-            StoreU(dst + j * kPer, LoadU<V>(dst + j * kPer) + dvec[j]);
-        }
-        if (part) {
-          const int32_t listed = a.counts[2 * r + 1];
-          T* part_row = part + r * a.s_in;
-          int32_t i0 = 0;
-          for (; i0 + kPer <= listed; i0 += kPer) {
-            SlotGroup<kVecs>(panel, in_ids + i0, kPer, dvec, part_row + i0);
+    for (int64_t c = ce.n_chunks - 1; c >= 0; --c) {
+      const int64_t t0 = c * ce.steps, t1 = std::min(a.t_len, t0 + ce.steps);
+      FilterChunk(a, t0, t1, n0, nb, blk, inj_k, inj_h, starts, gp, s_out, state, dbuf);
+      const int32_t* row = ce.row + ce.beg[c];
+      T* sum_at = psum ? psum + ce.beg[c] : nullptr;
+      int fill = 0;
+      int64_t begin = 0;
+      const int64_t q_end = ce.gfirst[c] + ce.gnum[c];
+      for (int64_t q = ce.gfirst[c]; q < q_end; ++q) {
+        const int64_t j = ce.gid[q], mid = ce.gspk[q], end = ce.gend[q];
+        V w[kVecs], acc[kVecs], d[kVecs];
+        for (int v = 0; v < kVecs; ++v) acc[v] = V{};
+        if (!psum) {
+          for (int64_t e = begin; e < mid; ++e) {
+            const T* d_row = dbuf + static_cast<int64_t>(row[e]) * kGradBlock;
+            for (int v = 0; v < kVecs; ++v) acc[v] += LoadU<V>(d_row + v * kPer);
           }
-          if (i0 < listed) SlotGroup<kVecs>(panel, in_ids + i0, listed - i0, dvec, part_row + i0);
+        } else {
+          for (int v = 0; v < kVecs; ++v) w[v] = LoadU<V>(panel + j * kGradBlock + v * kPer);
+          // One entry's lane vector of w . d_r; every kPer of them, their sums into psum.
+          auto dot = [&]() {
+            V lane = w[0] * d[0];
+            for (int v = 1; v < kVecs; ++v) lane += w[v] * d[v];
+            lanes[fill] = lane;
+            if (++fill == kPer) {
+              StoreU(sum_at, LoadU<V>(sum_at) + SumLanes(lanes));
+              sum_at += kPer;
+              fill = 0;
+            }
+          };
+          for (int64_t e = begin; e < mid; ++e) {
+            const T* d_row = dbuf + static_cast<int64_t>(row[e]) * kGradBlock;
+            for (int v = 0; v < kVecs; ++v) d[v] = LoadU<V>(d_row + v * kPer);
+            for (int v = 0; v < kVecs; ++v) acc[v] += d[v];
+            dot();
+          }
+          for (int64_t e = mid; e < end; ++e) {
+            const T* d_row = dbuf + static_cast<int64_t>(row[e]) * kGradBlock;
+            for (int v = 0; v < kVecs; ++v) d[v] = LoadU<V>(d_row + v * kPer);
+            dot();
+          }
         }
+        T* dst = dpanel + j * kGradBlock;
+        for (int v = 0; v < kVecs; ++v) StoreU(dst + v * kPer, LoadU<V>(dst + v * kPer) + acc[v]);
+        begin = end;
+      }
+      if (psum && fill) {
+        for (int s = fill; s < kPer; ++s) lanes[s] = V{};
+        StoreN(sum_at, LoadN<V>(sum_at, fill) + SumLanes(lanes), fill);
       }
     }
     for (int64_t j = 0; j < a.n_in; ++j) {
-      std::memcpy(gw + j * a.n + n0, dpanel + j * kGradBlock, nb * sizeof(T));
+      CopySegment<kGradBlock>(gw + j * a.n + n0, dpanel + j * kGradBlock, nb);
     }
   }
 }
@@ -320,12 +425,12 @@ SNNLIB_INLINE void BackwardBlocksImpl(
                    uint64_t* sm, uint64_t* cm, T* vf, T* va),                               \
                   (a, s, e, panel, state, sm, cm, vf, va))                                  \
   SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
-                  (const LayerArgs<T>& a, int64_t b0, int64_t b1, const int32_t* oi,        \
-                   const int32_t* order, const int32_t* starts, const T* ov, const T* g,    \
-                   const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* gw,        \
-                   T* part),                                                                \
-                  (a, b0, b1, oi, order, starts, ov, g, gp, s_out, panel, dpanel, state, gw, \
-                   part))
+                  (const LayerArgs<T>& a, const ChunkEntries& ce, int64_t b0, int64_t b1,   \
+                   const int32_t* inj_k, const T* inj_h, const int32_t* starts,             \
+                   const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* dbuf,      \
+                   T* gw, T* psum),                                                         \
+                  (a, ce, b0, b1, inj_k, inj_h, starts, gp, s_out, panel, dpanel, state,    \
+                   dbuf, gw, psum))
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
@@ -636,10 +741,10 @@ class SparseLifLayerGradOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
     const int64_t n_blocks = n / kGradBlock + (n % kGradBlock != 0);
-    Tensor panel_tensor, part_tensor, state_tensor;
+    Tensor panel_tensor, psum_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
-    // dW panels and accumulates its share of the input slot gradient in its own buffer,
-    // summed at the end (no races).
+    // dW panels and accumulates its share of the input slot gradient in its own buffer (in
+    // entry order), summed into the slots at the end (no races).
     const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * kGradBlock}, op,
                                      "the weight panels [groups, 2, in * 32]", &panel_tensor));
@@ -647,14 +752,6 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the gradient state [groups, batch * 32]", &state_tensor));
     T* panels = panel_tensor.flat<T>().data();
     T* states = state_tensor.flat<T>().data();
-    T* part = nullptr;
-    if (input_grad_) {
-      OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, rows * s_in}, op,
-                                       "the partial slot gradients [groups, in_ids.size]",
-                                       &part_tensor));
-      part = part_tensor.flat<T>().data();
-      std::fill(part, part + groups * rows * s_in, T(0));
-    }
     const int32_t* i_ids = in_ids.flat<int32_t>().data();
     const int32_t* i_cnt = in_counts.flat<int32_t>().data();
     const int32_t* o_ids = out_ids.flat<int32_t>().data();
@@ -664,40 +761,128 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
                             i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
-    // The listed slots of every row bucketed by neuron block (ascending slot order within a
-    // bucket): bucket blk of row r is order[r, starts[r, blk] : starts[r, blk + 1]], so each
-    // block visits only its own slots.
-    Tensor order_tensor, starts_tensor;
+    // The surrogate injections of the listed slots of every row, bucketed by neuron block
+    // (ascending slot order within a bucket): bucket blk of row r is q in [starts[r, blk],
+    // starts[r, blk + 1]) of row r, injecting inj_h[r, q] = g / (beta |v - th1| + 1)^2 into
+    // neuron blk * 32 + inj_k[r, q], so each block visits only its own slots.
+    Tensor order_tensor, starts_tensor, inj_tensor;
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, s_out}, op,
                                      "the slot order [time * batch, S]", &order_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {rows, s_out}, op,
+                                     "the surrogate injections [time * batch, S]", &inj_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, n_blocks + 1}, op,
                                      "the slot buckets [time * batch, N / 32 + 1]",
                                      &starts_tensor));
-    int32_t* order = order_tensor.flat<int32_t>().data();
+    int32_t* inj_k = order_tensor.flat<int32_t>().data();
+    T* inj_h = inj_tensor.flat<T>().data();
     int32_t* starts = starts_tensor.flat<int32_t>().data();
     ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, order + r * s_out,
+        int32_t* order = inj_k + r * s_out;
+        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, order,
                     starts + r * (n_blocks + 1));
+        for (int32_t q = 0; q < o_cnt[2 * r + 1]; ++q) {
+          const int64_t at = r * s_out + order[q];
+          const T x = k.beta * std::abs(o_v[at] - k.th1) + T(1);
+          inj_h[r * s_out + q] = g[at] / (x * x);
+          order[q] = o_ids[at] % kGradBlock;
+        }
+      }
+    });
+    // The input slots grouped by input neuron per chunk of steps (ChunkEntries); a chunk's dI
+    // rows of one block take about kChunkBytes.
+    const int64_t steps = std::max<int64_t>(
+        1, kChunkBytes / static_cast<int64_t>(kGradBlock * sizeof(T)) / batch);
+    const int64_t n_chunks = (t_len + steps - 1) / steps, chunk_rows = steps * batch;
+    OP_REQUIRES(ctx, chunk_rows <= std::numeric_limits<int32_t>::max(),
+                absl::InvalidArgumentError(absl::StrCat(
+                    op, ": batch ", batch, " is too large (at most 2**31 - 1 rows per step)")));
+    auto listed_of = [&](int64_t r) { return i_cnt[2 * r + (input_grad_ ? 1 : 0)]; };
+    Tensor beg_tensor, gfirst_tensor, gnum_tensor;
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_chunks + 1}, op,
+                                     "the chunk entry offsets", &beg_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_chunks + 1}, op,
+                                     "the chunk group offsets", &gfirst_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_chunks}, op,
+                                     "the chunk group counts", &gnum_tensor));
+    int64_t* beg = beg_tensor.flat<int64_t>().data();
+    int64_t* gfirst = gfirst_tensor.flat<int64_t>().data();
+    beg[0] = gfirst[0] = 0;
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      int64_t entries = 0;
+      const int64_t r1 = std::min(t_len, (c + 1) * steps) * batch;
+      for (int64_t r = c * chunk_rows; r < r1; ++r) entries += listed_of(r);
+      beg[c + 1] = beg[c] + entries;
+      gfirst[c + 1] = gfirst[c] + std::min(entries, n_in);
+    }
+    Tensor row_tensor, slot_tensor, gid_tensor, gspk_tensor, gend_tensor, hist_tensor,
+        dbuf_tensor;
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {beg[n_chunks]}, op,
+                                     "the listed input rows by neuron", &row_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {beg[n_chunks]}, op,
+                                     "the listed input slots by neuron", &slot_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {gfirst[n_chunks]}, op,
+                                     "the input neurons per chunk", &gid_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {gfirst[n_chunks]}, op,
+                                     "the spike ends per chunk", &gspk_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {gfirst[n_chunks]}, op,
+                                     "the entry ends per chunk", &gend_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {groups, 2 * n_in + 1}, op,
+                                     "the key histograms [groups, 2 * in + 1]", &hist_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * kGradBlock}, op,
+                                     "the chunk gradients [groups, rows per chunk * 32]",
+                                     &dbuf_tensor));
+    const ChunkEntries ce{steps,
+                          n_chunks,
+                          beg,
+                          row_tensor.flat<int32_t>().data(),
+                          slot_tensor.flat<int32_t>().data(),
+                          gfirst,
+                          gnum_tensor.flat<int64_t>().data(),
+                          gid_tensor.flat<int32_t>().data(),
+                          gspk_tensor.flat<int64_t>().data(),
+                          gend_tensor.flat<int64_t>().data()};
+    int64_t* hists = hist_tensor.flat<int64_t>().data();
+    ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+      for (int64_t grp = start; grp < end; ++grp) {
+        for (int64_t c = grp; c < n_chunks; c += groups) {
+          BuildChunk(args, ce, c, listed_of, hists + grp * (2 * n_in + 1));
+        }
       }
     });
     const int64_t per_group = (n_blocks + groups - 1) / groups;
+    T* dbufs = dbuf_tensor.flat<T>().data();
+    T* psums = nullptr;
+    if (input_grad_) {
+      OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, beg[n_chunks]}, op,
+                                       "the partial slot gradients [groups, listed inputs]",
+                                       &psum_tensor));
+      psums = psum_tensor.flat<T>().data();
+      std::fill(psums, psums + groups * beg[n_chunks], T(0));
+    }
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
         T* panel = panels + grp * 2 * n_in * kGradBlock;
         if (b0 < b1) {
-          BackwardBlocks(args, b0, b1, o_ids, order, starts, o_v, g, gp, s_out, panel,
-                         panel + n_in * kGradBlock, states + grp * batch * kGradBlock, gw,
-                         part ? part + grp * rows * s_in : nullptr);
+          BackwardBlocks(args, ce, b0, b1, inj_k, inj_h, starts, gp, s_out, panel,
+                         panel + n_in * kGradBlock, states + grp * batch * kGradBlock,
+                         dbufs + grp * chunk_rows * kGradBlock, gw,
+                         psums ? psums + grp * beg[n_chunks] : nullptr);
         }
       }
     });
-    if (input_grad_) {
-      for (int64_t grp = 0; grp < groups; ++grp) {
-        const T* p = part + grp * rows * s_in;
-        for (int64_t j = 0; j < rows * s_in; ++j) gin[j] += p[j];
-      }
+    if (psums) {
+      const int64_t per_chunk = chunk_rows * s_in * groups;
+      ParallelFor(ctx, n_chunks, per_chunk, [&](int64_t start, int64_t end) {
+        for (int64_t c = start; c < end; ++c) {
+          for (int64_t e = beg[c]; e < beg[c + 1]; ++e) {
+            T sum = T(0);
+            for (int64_t grp = 0; grp < groups; ++grp) sum += psums[grp * beg[n_chunks] + e];
+            gin[(c * chunk_rows + ce.row[e]) * s_in + ce.slot[e]] = sum;
+          }
+        }
+      });
     }
   }
 

@@ -38,6 +38,8 @@ class TrainConfig:
     neuromorphic dataset (fields of :class:`snnlib.data.augment.Augmentation`, e.g.
     ``{"shift": 2}``; empty: none). ``lr_schedule``: ``"constant"`` (Adam at ``lr``) or
     ``"cosine"`` (``lr_k = lr (1 + cos(pi k / K)) / 2`` over the run's ``K`` steps).
+    ``weight_decay``: 0 trains with Adam; ``lambda > 0`` with AdamW, i.e. Adam's step plus the
+    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step.
     """
 
     dataset: str = "randman"
@@ -48,6 +50,7 @@ class TrainConfig:
     batch_size: int = 48
     lr: float = 1e-3
     lr_schedule: str = "constant"
+    weight_decay: float = 0.0
     seed: int = 0
     lif: LIFParams = dataclasses.field(default_factory=LIFParams)
     max_activity: float | None = None
@@ -88,6 +91,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number; got {self.lr!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay must be a finite number >= 0 (0: plain Adam); got "
+                             f"{self.weight_decay!r}")
         self.lif_params()  # validates a per-layer th2 against the network early
         if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be None or one of {STRATEGIES}; got {self.strategy!r}")

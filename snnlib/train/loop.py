@@ -43,7 +43,8 @@ def _history_csv(rows: list[dict]) -> str:
 
 def build_model(config: TrainConfig, n_in: int, n_classes: int,
                 input_capacity: int | None = None, total_steps: int | None = None):
-    """The :class:`SNNClassifier` of a config, compiled with Adam (``input_capacity``: ``S_in``
+    """The :class:`SNNClassifier` of a config, compiled with Adam, or AdamW when
+    ``config.weight_decay > 0`` (``input_capacity``: ``S_in``
     of the sparse implementations, default ``config.input_capacity``; ``total_steps``: the
     run's length, needed by ``lr_schedule="cosine"``)."""
     sizes = [n_in, *config.hidden, n_classes]
@@ -56,7 +57,11 @@ def build_model(config: TrainConfig, n_in: int, n_classes: int,
         if not total_steps:
             raise ValueError("lr_schedule='cosine' needs total_steps (the run's training steps)")
         lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=int(total_steps))
-    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=config.jit_compile)
+    if config.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(lr)
+    model.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     model.build((None, None, n_in))
     model.optimizer.build(model.trainable_variables)  # optimizer state exists for checkpoints
     return model

@@ -47,6 +47,23 @@ def test_compiled_equals_reference_float64(rng, th2, capacity, graph):
     w, spikes = _inputs(rng)
     ref = _run("reference", w, spikes, th2, capacity, graph=graph)
     com = _run("compiled", w, spikes, th2, capacity, graph=graph)
+    _assert_same(ref, com, capacity)
+
+
+@pytest.mark.parametrize("t_len,batch", [(70, 5), (4, 300)])
+def test_compiled_equals_reference_over_several_chunks_and_blocks(rng, t_len, batch):
+    """The backward pass walks chunks of steps (about 64 KB of dI rows per 32-neuron block:
+    256 float64 rows): 70 x 5 rows are two chunks of 51 steps and 19; 4 x 300 rows are four
+    chunks of one step (a batch larger than a chunk). 70 neurons are 3 backward blocks (the last
+    partial) and 2 forward blocks."""
+    require_compiled()
+    w, spikes = _inputs(rng, t_len=t_len, batch=batch, n_in=40, s_in=10, n=70)
+    ref = _run("reference", w, spikes, 0.9, 12)
+    com = _run("compiled", w, spikes, 0.9, 12)
+    _assert_same(ref, com, 12)
+
+
+def _assert_same(ref, com, capacity):
     r_out, r_drop, r_v, r_grads = ref
     c_out, c_drop, c_v, c_grads = com
     counts = r_out.counts.numpy()

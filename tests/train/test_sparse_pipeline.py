@@ -95,3 +95,20 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero():
         TrainConfig.from_preset("tiny", lr_schedule="step")
     with pytest.raises(ValueError, match="needs total_steps"):
         build_model(config, 32, 5)
+
+
+def test_weight_decay_shrinks_the_weights_by_lr_times_lambda_per_step():
+    """AdamW's decoupled decay: with a zero gradient Adam's step is 0, so one step multiplies
+    every weight by exactly 1 - lr * lambda; weight_decay=0 keeps plain Adam."""
+    import keras
+
+    assert isinstance(build_model(TrainConfig.from_preset("tiny"), 32, 5).optimizer,
+                      keras.optimizers.Adam)
+    config = TrainConfig.from_preset("tiny", lr=0.01, weight_decay=0.5)
+    model = build_model(config, 32, 5)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    model.optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
+    for b, v in zip(before, model.trainable_variables):
+        np.testing.assert_allclose(v.numpy(), b * (1 - 0.01 * 0.5), rtol=1e-6)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        TrainConfig.from_preset("tiny", weight_decay=-0.1)
