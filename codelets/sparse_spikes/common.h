@@ -122,10 +122,10 @@ inline absl::Status CheckedElements(std::initializer_list<int64_t> dims, int64_t
   return absl::OkStatus();
 }
 
+// The allocation of `count` elements (from CheckedElements) of shape `dims` failed with `s`.
 inline absl::Status AllocationFailed(const absl::Status& s, std::initializer_list<int64_t> dims,
-                                     int64_t elem_bytes, const char* op, const char* what) {
-  int64_t count = 1;
-  for (int64_t d : dims) count *= d;  // checked by CheckedElements before
+                                     int64_t count, int64_t elem_bytes, const char* op,
+                                     const char* what) {
   return absl::ResourceExhaustedError(absl::StrCat(
       op, ": cannot allocate ", what, " of shape ", DimsString(dims), " (", count * elem_bytes,
       " bytes): ", s.message()));
@@ -140,12 +140,11 @@ inline int64_t PhysicalMemoryBytes() {
   return bytes;
 }
 
-// A tensor larger than the physical memory is refused at once: TensorFlow's allocator would
-// otherwise wait and retry (about 10 s with its oneDNN CPU allocator) before failing.
-inline absl::Status CheckFitsMemory(std::initializer_list<int64_t> dims, int64_t elem_bytes,
-                                    const char* op, const char* what) {
-  int64_t count = 1;
-  for (int64_t d : dims) count *= d;  // checked by CheckedElements before
+// A tensor of `count` elements (from CheckedElements) larger than the physical memory is refused
+// at once: TensorFlow's allocator would otherwise wait and retry (about 10 s with its oneDNN CPU
+// allocator) before failing.
+inline absl::Status CheckFitsMemory(std::initializer_list<int64_t> dims, int64_t count,
+                                    int64_t elem_bytes, const char* op, const char* what) {
   const int64_t memory = PhysicalMemoryBytes();
   if (memory > 0 && count > memory / elem_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -161,11 +160,12 @@ inline absl::Status AllocateOutput(OpKernelContext* ctx, int index,
                                    const char* what, Tensor** out) {
   TensorShape shape;
   const int64_t elem = tensorflow::DataTypeSize(ctx->expected_output_dtype(index));
-  absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
-  if (s.ok()) s = CheckFitsMemory(dims, elem, op, what);
+  int64_t count = 0;
+  absl::Status s = CheckedElements(dims, elem, op, what, &count, &shape);
+  if (s.ok()) s = CheckFitsMemory(dims, count, elem, op, what);
   if (!s.ok()) return s;
   s = ctx->allocate_output(index, shape, out);
-  if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
+  if (!s.ok()) return AllocationFailed(s, dims, count, elem, op, what);
   return absl::OkStatus();
 }
 
@@ -175,11 +175,12 @@ inline absl::Status AllocateTemp(OpKernelContext* ctx, DataType dtype,
                                  const char* what, Tensor* out) {
   TensorShape shape;
   const int64_t elem = tensorflow::DataTypeSize(dtype);
-  absl::Status s = CheckedElements(dims, elem, op, what, nullptr, &shape);
-  if (s.ok()) s = CheckFitsMemory(dims, elem, op, what);
+  int64_t count = 0;
+  absl::Status s = CheckedElements(dims, elem, op, what, &count, &shape);
+  if (s.ok()) s = CheckFitsMemory(dims, count, elem, op, what);
   if (!s.ok()) return s;
   s = ctx->allocate_temp(dtype, shape, out);
-  if (!s.ok()) return AllocationFailed(s, dims, elem, op, what);
+  if (!s.ok()) return AllocationFailed(s, dims, count, elem, op, what);
   return absl::OkStatus();
 }
 

@@ -15,6 +15,7 @@
 #define SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -46,11 +47,19 @@
 namespace snnlib {
 
 // The vector width (bytes) the SNNLIB_BY_WIDTH loops run with on this CPU: 64 with AVX-512F,
-// 32 with AVX2, otherwise 16.
+// 32 with AVX2, otherwise 16; the environment variable SNNLIB_MAX_VECTOR_BYTES (16 or 32, read
+// once) caps it, so that the narrower builds can be tested on a wider CPU.
 inline int VectorBytes() {
-  static const int bytes = __builtin_cpu_supports("avx512f") ? 64
-                           : __builtin_cpu_supports("avx2")  ? 32
-                                                             : 16;
+  static const int bytes = [] {
+    const int cpu = __builtin_cpu_supports("avx512f") ? 64
+                    : __builtin_cpu_supports("avx2")  ? 32
+                                                      : 16;
+    const char* cap = std::getenv("SNNLIB_MAX_VECTOR_BYTES");
+    if (cap == nullptr) return cpu;
+    if (std::strcmp(cap, "16") == 0) return 16;
+    if (std::strcmp(cap, "32") == 0) return cpu < 32 ? cpu : 32;
+    return cpu;
+  }();
   return bytes;
 }
 
