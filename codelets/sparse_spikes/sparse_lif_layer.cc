@@ -258,17 +258,17 @@ SNNLIB_INLINE void BucketSlots(const int32_t* ids, int32_t listed, int64_t n_blo
 // spikes (i < counts[r, 0]) before gspk[q] and its candidates after.
 struct ChunkEntries {
   int64_t steps, n_chunks;
-  const int64_t* beg;
-  const int32_t* row;
-  const int32_t* slot;
-  const int64_t* gfirst;
-  const int64_t* gnum;
-  const int32_t* gid;
-  const int64_t* gspk;
-  const int64_t* gend;
+  int64_t* beg;
+  int32_t* row;
+  int32_t* slot;
+  int64_t* gfirst;
+  int64_t* gnum;
+  int32_t* gid;
+  int64_t* gspk;
+  int64_t* gend;
 };
 
-// Fills chunk c of `ce` (arrays cast back to writable: the builder owns them): a counting sort
+// Fills chunk c of `ce` (its offsets beg and gfirst already set): a counting sort
 // of the chunk's listed input slots by the key 2 * id + (candidate ? 1 : 0), so each neuron's
 // spikes precede its candidates. `hist` is scratch of 2 * n_in + 1 entries. `listed_of(r)` is
 // how many slots of row r take part (counts[r, 1] with an input gradient, else counts[r, 0]).
@@ -284,9 +284,9 @@ void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed
     for (int32_t i = 0; i < listed; ++i) ++hist[2 * int64_t{ids[i]} + (i >= spk) + 1];
   }
   for (int64_t key = 0; key < 2 * a.n_in; ++key) hist[key + 1] += hist[key];
-  int32_t* gid = const_cast<int32_t*>(ce.gid) + ce.gfirst[c];
-  int64_t* gspk = const_cast<int64_t*>(ce.gspk) + ce.gfirst[c];
-  int64_t* gend = const_cast<int64_t*>(ce.gend) + ce.gfirst[c];
+  int32_t* gid = ce.gid + ce.gfirst[c];
+  int64_t* gspk = ce.gspk + ce.gfirst[c];
+  int64_t* gend = ce.gend + ce.gfirst[c];
   int64_t groups = 0;
   for (int64_t j = 0; j < a.n_in; ++j) {
     if (hist[2 * j + 2] == hist[2 * j]) continue;
@@ -295,9 +295,9 @@ void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed
     gend[groups] = hist[2 * j + 2];
     ++groups;
   }
-  const_cast<int64_t*>(ce.gnum)[c] = groups;
-  int32_t* row = const_cast<int32_t*>(ce.row) + ce.beg[c];
-  int32_t* slot = const_cast<int32_t*>(ce.slot) + ce.beg[c];
+  ce.gnum[c] = groups;
+  int32_t* row = ce.row + ce.beg[c];
+  int32_t* slot = ce.slot + ce.beg[c];
   for (int64_t r = r0; r < r1; ++r) {
     const int32_t* ids = a.ids + r * a.s_in;
     const int32_t spk = a.counts[2 * r], listed = listed_of(r);
