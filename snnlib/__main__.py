@@ -42,8 +42,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="learning rate over the run: constant, or cosine decay to 0")
-    p.add_argument("--weight-decay", type=float,
-                   help="decoupled weight decay (AdamW); 0 (default): plain Adam")
+    p.add_argument("--weight-decay", type=float, help="AdamW's decoupled decay (0: plain Adam)")
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
