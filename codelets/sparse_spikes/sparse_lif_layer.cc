@@ -21,23 +21,23 @@
 //   g_in[t, b, i] = sum_n W[in_ids[t, b, i], n] dI_t[n]  for i < in_counts[t, b, 1]
 // so dW is nonzero only on the rows of input neurons that spiked.
 //
-// Work layout: all work runs over blocks of neurons (64 forward, 32 backward). A block's
-// weights, the column slab W[:, n0 : n0 + width], are copied once per call (one contiguous row
-// segment per input) into a panel [in, width] that stays in cache.
+// Work layout: all work runs over blocks of neurons (64 forward; 64 backward with AVX-512, else
+// 32). A block's weights, the column slab W[:, n0 : n0 + width], are copied once per call (one
+// contiguous row segment per input) into a panel [in, width] that stays in cache.
 // Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
 // with the state of every sample in a small [B, width] buffer), gathers the panel rows of the
 // row's input spikes and records per (block, row) two 64-bit masks (spikes, candidates; vector
-// compares) and the potentials of flagged blocks only; the selection then reads masks, not
+// compares) and the potentials of flagged neurons only (packed); the selection then reads masks, not
 // dense potentials.
 // Backward: the input slots are first grouped by input neuron per chunk of steps (a counting
 // sort, once per call). Per block and chunk, from the last chunk to the first, the reverse-time
-// filter writes the chunk's dI rows ([rows of the chunk, 32], about 64 KB: in L2), then each
+// filter writes the chunk's dI rows ([rows of the chunk, width], about 64 KB: in L2), then each
 // input neuron j listed in the chunk is visited once with W[j, block] and its dW accumulator in
 // registers: dW[j, block] += dI rows where j spiked, slot gradient = W[j, block] . dI row for
 // each listed slot of j (accumulated per entry, scattered to the slots once at the end). The
-// surrogate injections are computed once per call, bucketed by block. No dense [T, B, N]
-// buffer or transpose; the accumulators are vectors of the native width of each ISA build
-// (SNNLIB_BY_WIDTH in simd.h).
+// surrogate injections are computed once per call and stored block by block (each block reads
+// its own, contiguous). No dense [T, B, N] buffer or transpose; the accumulators are vectors of
+// the native width of each ISA build (SNNLIB_BY_WIDTH in simd.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -57,7 +57,11 @@ using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::TensorShape;
 
 constexpr int64_t kBlock = 64;      // neurons per block of the forward pass (64-bit masks)
-constexpr int64_t kGradBlock = 32;  // neurons per block of the backward pass (see BackwardBlocks)
+// Neurons per block of the backward pass (see BackwardBlocks): 64 with 64-byte vectors, else 32
+// (its weights, dW accumulator and dI row then fill 12 of the 16 AVX2 registers).
+template <int kBytes>
+constexpr int64_t kGradBlockOf = kBytes >= 64 ? 64 : 32;
+inline int64_t GradBlock() { return VectorBytes() >= 64 ? 64 : 32; }
 constexpr int64_t kChunkBytes = 65536;  // dI rows of one block and chunk of steps (in L2)
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
@@ -154,6 +158,7 @@ struct LayerArgs {
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
   T alpha, scale, th1, th2, beta;
+  int64_t rows() const { return t_len * batch; }
 };
 
 // Copies nb <= kWidth values from src to dst: a constant-size copy (inlined vector moves) for
@@ -183,13 +188,15 @@ SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
 // sample over all steps, from the block's weight panel (kept in cache). Rows r = t * B + b are
 // visited in memory order (step outer, sample inner; `state` [B, 64] holds the potentials of
 // every sample), so every array is read and written sequentially. Writes the spike /
-// candidate masks of every (block, row) ([n_blocks, rows]), the potentials of flagged neurons
-// into `v_flagged` [n_blocks, rows, 64] (other entries are never read), and all potentials
-// into `v_all` [rows, N] when it is not null.
+// candidate masks of every (block, row) ([n_blocks, rows]), the potentials of the flagged
+// neurons (spikes and candidates) packed per block: block blk's in `v_flagged` + blk * rows * 64,
+// row after row, each row's in ascending neuron order from v_at[blk * rows + r] on (only what
+// the selection reads: a few values per row, not [rows, 64]), and all potentials into `v_all`
+// [rows, N] when it is not null.
 template <int kBytes, typename T>
 SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
                                      T* state, uint64_t* spk_mask, uint64_t* cand_mask,
-                                     T* v_flagged, T* v_all) {
+                                     T* v_flagged, int64_t* v_at, T* v_all) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T acc[kBlock];
@@ -199,6 +206,8 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
     LoadPanel<kBlock>(a, n0, panel);
     std::fill(state, state + a.batch * kBlock, T(0));
+    T* packed = v_flagged + blk * rows * kBlock;
+    int64_t at = 0;
     for (int64_t t = 0; t < a.t_len; ++t) {
       for (int64_t b = 0; b < a.batch; ++b) {
         const int64_t r = t * a.batch + b;
@@ -218,14 +227,14 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
         }
         uint64_t spk = 0, cand = 0;
         if (any) {
-          // Vector compares (a flagged neuron per block is the rule, not the exception); the
-          // whole row segment is copied, but only flagged entries are ever read.
+          // Vector compares (a flagged neuron per block is the rule, not the exception).
           spk = GeBits64<V>(v, a.th1);
           cand = GeBits64<V>(v, a.th2);
           const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
           spk &= valid;
           cand &= valid & ~spk;
-          if (spk | cand) CopySegment<kBlock>(v_flagged + (blk * rows + r) * kBlock, v, nb);
+          v_at[blk * rows + r] = at;
+          for (uint64_t m = spk | cand; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
         spk_mask[blk * rows + r] = spk;
@@ -235,14 +244,14 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
   }
 }
 
-// Counting sort of the listed slots i < listed of one row by neuron block (id / kGradBlock),
+// Counting sort of the listed slots i < listed of one row by neuron block (id / width),
 // stable: bucket blk is order[starts[blk] : starts[blk + 1]].
 SNNLIB_INLINE void BucketSlots(const int32_t* ids, int32_t listed, int64_t n_blocks,
-                               int32_t* order, int32_t* starts) {
+                               int64_t width, int32_t* order, int32_t* starts) {
   std::fill(starts, starts + n_blocks + 1, 0);
-  for (int32_t i = 0; i < listed; ++i) ++starts[ids[i] / kGradBlock + 1];
+  for (int32_t i = 0; i < listed; ++i) ++starts[ids[i] / width + 1];
   for (int64_t blk = 0; blk < n_blocks; ++blk) starts[blk + 1] += starts[blk];
-  for (int32_t i = 0; i < listed; ++i) order[starts[ids[i] / kGradBlock]++] = i;
+  for (int32_t i = 0; i < listed; ++i) order[starts[ids[i] / width]++] = i;
   for (int64_t blk = n_blocks; blk > 0; --blk) starts[blk] = starts[blk - 1];
   starts[0] = 0;
 }
@@ -312,13 +321,13 @@ void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed
 // The dI rows of one chunk for the neuron block at n0 (nb real neurons), steps from last to
 // first (c = scale):
 //   dv = alpha * dv + gp_t + h_t (the surrogate injections of the listed neurons in the block:
-//        inj_h[r, q] into neuron n0 + inj_k[r, q] for q in bucket blk of row r)
+//        inj_h[q] into neuron n0 + inj_k[q] for q in [inj_at[r], inj_at[r + 1]), inj_at being
+//        the block's row offsets: the block's injections lie contiguous, in row order)
 //   dbuf[r - r0, :] = c * dv
-template <typename T>
+template <int64_t kGradBlock, typename T>
 SNNLIB_INLINE void FilterChunk(const LayerArgs<T>& a, int64_t t0, int64_t t1, int64_t n0,
-                               int64_t nb, int64_t blk, const int32_t* inj_k, const T* inj_h,
-                               const int32_t* starts, const T* gp, int64_t s_out, T* state,
-                               T* dbuf) {
+                               int64_t nb, const int32_t* inj_k, const T* inj_h,
+                               const int64_t* inj_at, const T* gp, T* state, T* dbuf) {
   const int64_t r0 = t0 * a.batch;
   for (int64_t t = t1 - 1; t >= t0; --t) {
     for (int64_t b = 0; b < a.batch; ++b) {
@@ -329,10 +338,7 @@ SNNLIB_INLINE void FilterChunk(const LayerArgs<T>& a, int64_t t0, int64_t t1, in
         const T* gp_row = gp + r * a.n + n0;
         for (int64_t k = 0; k < nb; ++k) dv[k] += gp_row[k];  // padding neurons stay 0
       }
-      const int32_t* bucket = starts + r * (a.n_blocks + 1) + blk;
-      for (int64_t q = r * s_out + bucket[0]; q < r * s_out + bucket[1]; ++q) {
-        dv[inj_k[q]] += inj_h[q];
-      }
+      for (int64_t q = inj_at[r]; q < inj_at[r + 1]; ++q) dv[inj_k[q]] += inj_h[q];
       T* di = dbuf + (r - r0) * kGradBlock;
       for (int64_t k = 0; k < kGradBlock; ++k) di[k] = a.scale * dv[k];
     }
@@ -351,10 +357,11 @@ SNNLIB_INLINE void FilterChunk(const LayerArgs<T>& a, int64_t t0, int64_t t1, in
 template <int kBytes, typename T>
 SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries& ce,
                                       int64_t blk0, int64_t blk1, const int32_t* inj_k,
-                                      const T* inj_h, const int32_t* starts, const T* gp,
-                                      int64_t s_out, T* panel, T* dpanel, T* state, T* dbuf,
+                                      const T* inj_h, const int64_t* inj_at, const T* gp,
+                                      T* panel, T* dpanel, T* state, T* dbuf,
                                       T* gw, T* psum) {
   using V = typename VecOf<T, kBytes>::type;
+  constexpr int64_t kGradBlock = kGradBlockOf<kBytes>;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kGradBlock / kPer;
   V lanes[kPer];
   for (int64_t blk = blk0; blk < blk1; ++blk) {
@@ -364,7 +371,8 @@ SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries&
     std::fill(state, state + a.batch * kGradBlock, T(0));
     for (int64_t c = ce.n_chunks - 1; c >= 0; --c) {
       const int64_t t0 = c * ce.steps, t1 = std::min(a.t_len, t0 + ce.steps);
-      FilterChunk(a, t0, t1, n0, nb, blk, inj_k, inj_h, starts, gp, s_out, state, dbuf);
+      FilterChunk<kGradBlock>(a, t0, t1, n0, nb, inj_k, inj_h, inj_at + blk * (a.rows() + 1), gp, state,
+                  dbuf);
       const int32_t* row = ce.row + ce.beg[c];
       T* sum_at = psum ? psum + ce.beg[c] : nullptr;
       int fill = 0;
@@ -422,15 +430,14 @@ SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries&
 #define SNNLIB_DISPATCH(T)                                                                  \
   SNNLIB_BY_WIDTH(ForwardBlocks, ForwardBlocksImpl,                                         \
                   (const LayerArgs<T>& a, int64_t s, int64_t e, T* panel, T* state,         \
-                   uint64_t* sm, uint64_t* cm, T* vf, T* va),                               \
-                  (a, s, e, panel, state, sm, cm, vf, va))                                  \
+                   uint64_t* sm, uint64_t* cm, T* vf, int64_t* vat, T* va),                 \
+                  (a, s, e, panel, state, sm, cm, vf, vat, va))                             \
   SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
                   (const LayerArgs<T>& a, const ChunkEntries& ce, int64_t b0, int64_t b1,   \
-                   const int32_t* inj_k, const T* inj_h, const int32_t* starts,             \
-                   const T* gp, int64_t s_out, T* panel, T* dpanel, T* state, T* dbuf,      \
-                   T* gw, T* psum),                                                         \
-                  (a, ce, b0, b1, inj_k, inj_h, starts, gp, s_out, panel, dpanel, state,    \
-                   dbuf, gw, psum))
+                   const int32_t* inj_k, const T* inj_h, const int64_t* inj_at,             \
+                   const T* gp, T* panel, T* dpanel, T* state, T* dbuf, T* gw, T* psum),    \
+                  (a, ce, b0, b1, inj_k, inj_h, inj_at, gp, panel, dpanel, state, dbuf, gw, \
+                   psum))
 SNNLIB_DISPATCH(float)
 SNNLIB_DISPATCH(double)
 #undef SNNLIB_DISPATCH
@@ -605,11 +612,14 @@ class SparseLifLayerOp : public OpKernel {
 
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
-    Tensor v_flagged_tensor, masks_tensor, panel_tensor, state_tensor;
-    // Potentials of flagged neurons only; the other entries are never written or read.
+    Tensor v_flagged_tensor, v_at_tensor, masks_tensor, panel_tensor, state_tensor;
+    // Potentials of flagged neurons only, packed per block (room for all, a few used).
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, rows, kBlock}, op,
                                      "the potentials buffer [N / 64, time * batch, 64]",
                                      &v_flagged_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_blocks, rows}, op,
+                                     "the potentials offsets [N / 64, time * batch]",
+                                     &v_at_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {2, n_blocks, rows}, op,
                                      "the spike masks [2, N / 64, time * batch]", &masks_tensor));
     // One weight panel [n_in, 64] and one state [batch, 64] per block, each filled and used
@@ -619,6 +629,7 @@ class SparseLifLayerOp : public OpKernel {
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
                                      "the potentials state [N / 64, batch * 64]", &state_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
+    int64_t* v_at = v_at_tensor.flat<int64_t>().data();
     T* panels = panel_tensor.flat<T>().data();
     T* states = state_tensor.flat<T>().data();
     uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
@@ -637,12 +648,18 @@ class SparseLifLayerOp : public OpKernel {
     ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
       for (int64_t blk = start; blk < end; ++blk) {
         ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock,
-                      states + blk * batch * kBlock, spk_mask, cand_mask, v_flagged, v_all);
+                      states + blk * batch * kBlock, spk_mask, cand_mask, v_flagged, v_at, v_all);
       }
     });
 
     // Phase 2: the index list of every (step, sample) from the masks: spikes in ascending
-    // index, then candidates, at most S; spikes beyond S are counted as dropped.
+    // index, then candidates, at most S; spikes beyond S are counted as dropped. The potential
+    // of flagged neuron k of a block is its rank among the row's flagged neurons of the block.
+    auto flagged_v = [&](int64_t blk, int64_t r, int64_t k) {
+      const uint64_t flags = spk_mask[blk * rows + r] | cand_mask[blk * rows + r];
+      const int64_t rank = __builtin_popcountll(flags & ((uint64_t{1} << k) - 1));
+      return v_flagged[blk * rows * kBlock + v_at[blk * rows + r] + rank];
+    };
     int32_t* o_ids = out_ids->flat<int32_t>().data();
     int32_t* o_cnt = out_counts->flat<int32_t>().data();
     T* o_val = out_values->flat<T>().data();
@@ -659,7 +676,7 @@ class SparseLifLayerOp : public OpKernel {
           for (; m && kept < s_out; m &= m - 1, ++kept) {
             const int64_t k = __builtin_ctzll(m);
             slot_id[kept] = static_cast<int32_t>(blk * kBlock + k);
-            slot_v[kept] = v_flagged[(blk * rows + r) * kBlock + k];
+            slot_v[kept] = flagged_v(blk, r, k);
           }
         }
         const int64_t n_spk = kept;
@@ -667,7 +684,7 @@ class SparseLifLayerOp : public OpKernel {
           for (uint64_t m = cand_mask[blk * rows + r]; m && kept < s_out; m &= m - 1, ++kept) {
             const int64_t k = __builtin_ctzll(m);
             slot_id[kept] = static_cast<int32_t>(blk * kBlock + k);
-            slot_v[kept] = v_flagged[(blk * rows + r) * kBlock + k];
+            slot_v[kept] = flagged_v(blk, r, k);
           }
         }
         std::fill(slot_v + kept, slot_v + s_out, T(0));
@@ -740,16 +757,17 @@ class SparseLifLayerGradOp : public OpKernel {
     }
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
-    const int64_t n_blocks = n / kGradBlock + (n % kGradBlock != 0);
+    const int64_t width = GradBlock();  // the neurons of a block (as BackwardBlocks runs)
+    const int64_t n_blocks = n / width + (n % width != 0);
     Tensor panel_tensor, psum_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
     // dW panels and accumulates its share of the input slot gradient in its own buffer (in
     // entry order), summed into the slots at the end (no races).
     const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * kGradBlock}, op,
-                                     "the weight panels [groups, 2, in * 32]", &panel_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, batch * kGradBlock}, op,
-                                     "the gradient state [groups, batch * 32]", &state_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * width}, op,
+                                     "the weight panels [groups, 2, in * block]", &panel_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, batch * width}, op,
+                                     "the gradient state [groups, batch * block]", &state_tensor));
     T* panels = panel_tensor.flat<T>().data();
     T* states = state_tensor.flat<T>().data();
     const int32_t* i_ids = in_ids.flat<int32_t>().data();
@@ -761,38 +779,64 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
                             i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
-    // The surrogate injections of the listed slots of every row, bucketed by neuron block
-    // (ascending slot order within a bucket): bucket blk of row r is q in [starts[r, blk],
-    // starts[r, blk + 1]) of row r, injecting inj_h[r, q] = g / (beta |v - th1| + 1)^2 into
-    // neuron blk * 32 + inj_k[r, q], so each block visits only its own slots.
-    Tensor order_tensor, starts_tensor, inj_tensor;
+    // The surrogate injections h = g / (beta |v - th1| + 1)^2 of the listed slots, grouped by
+    // neuron block: block blk's injections are q in [inj_at[blk, r], inj_at[blk, r + 1]) for
+    // row r (ascending slot order within a row), each into neuron blk * width + inj_k[q],
+    // so each block reads only its own injections, contiguous, in row order. Built in three
+    // passes: each row's slots bucketed by block (BucketSlots), the offsets (a prefix over
+    // blocks, then rows), each row's injections written to their places.
+    Tensor order_tensor, starts_tensor, inj_at_tensor, inj_k_tensor, inj_tensor;
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, s_out}, op,
                                      "the slot order [time * batch, S]", &order_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {rows, s_out}, op,
-                                     "the surrogate injections [time * batch, S]", &inj_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {rows, n_blocks + 1}, op,
-                                     "the slot buckets [time * batch, N / 32 + 1]",
+                                     "the slot buckets [time * batch, N / block + 1]",
                                      &starts_tensor));
-    int32_t* inj_k = order_tensor.flat<int32_t>().data();
-    T* inj_h = inj_tensor.flat<T>().data();
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_blocks, rows + 1}, op,
+                                     "the injection offsets [N / block, time * batch + 1]",
+                                     &inj_at_tensor));
+    int32_t* order = order_tensor.flat<int32_t>().data();
     int32_t* starts = starts_tensor.flat<int32_t>().data();
+    int64_t* inj_at = inj_at_tensor.flat<int64_t>().data();
     ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        int32_t* order = inj_k + r * s_out;
-        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, order,
+        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, width, order + r * s_out,
                     starts + r * (n_blocks + 1));
-        for (int32_t q = 0; q < o_cnt[2 * r + 1]; ++q) {
-          const int64_t at = r * s_out + order[q];
-          const T x = k.beta * std::abs(o_v[at] - k.th1) + T(1);
-          inj_h[r * s_out + q] = g[at] / (x * x);
-          order[q] = o_ids[at] % kGradBlock;
+      }
+    });
+    int64_t injections = 0;
+    for (int64_t blk = 0; blk < n_blocks; ++blk) {
+      int64_t* at = inj_at + blk * (rows + 1);
+      for (int64_t r = 0; r < rows; ++r) {
+        at[r] = injections;
+        const int32_t* bucket = starts + r * (n_blocks + 1) + blk;
+        injections += bucket[1] - bucket[0];
+      }
+      at[rows] = injections;
+    }
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT32, {injections}, op,
+                                     "the injected neurons (listed outputs)", &inj_k_tensor));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {injections}, op,
+                                     "the surrogate injections (listed outputs)", &inj_tensor));
+    int32_t* inj_k = inj_k_tensor.flat<int32_t>().data();
+    T* inj_h = inj_tensor.flat<T>().data();
+    ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
+      for (int64_t r = start; r < end; ++r) {
+        const int32_t* bucket = starts + r * (n_blocks + 1);
+        for (int64_t blk = 0; blk < n_blocks; ++blk) {
+          int64_t to = inj_at[blk * (rows + 1) + r];
+          for (int32_t i = bucket[blk]; i < bucket[blk + 1]; ++i, ++to) {
+            const int64_t at = r * s_out + order[r * s_out + i];
+            const T x = k.beta * std::abs(o_v[at] - k.th1) + T(1);
+            inj_h[to] = g[at] / (x * x);
+            inj_k[to] = o_ids[at] % width;
+          }
         }
       }
     });
     // The input slots grouped by input neuron per chunk of steps (ChunkEntries); a chunk's dI
     // rows of one block take about kChunkBytes.
     const int64_t steps = std::max<int64_t>(
-        1, kChunkBytes / static_cast<int64_t>(kGradBlock * sizeof(T)) / batch);
+        1, kChunkBytes / static_cast<int64_t>(width * sizeof(T)) / batch);
     const int64_t n_chunks = (t_len + steps - 1) / steps, chunk_rows = steps * batch;
     OP_REQUIRES(ctx, chunk_rows <= std::numeric_limits<int32_t>::max(),
                 absl::InvalidArgumentError(absl::StrCat(
@@ -829,8 +873,8 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the entry ends per chunk", &gend_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {groups, 2 * n_in + 1}, op,
                                      "the key histograms [groups, 2 * in + 1]", &hist_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * kGradBlock}, op,
-                                     "the chunk gradients [groups, rows per chunk * 32]",
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * width}, op,
+                                     "the chunk gradients [groups, rows per chunk * block]",
                                      &dbuf_tensor));
     const ChunkEntries ce{steps,
                           n_chunks,
@@ -863,11 +907,11 @@ class SparseLifLayerGradOp : public OpKernel {
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
-        T* panel = panels + grp * 2 * n_in * kGradBlock;
+        T* panel = panels + grp * 2 * n_in * width;
         if (b0 < b1) {
-          BackwardBlocks(args, ce, b0, b1, inj_k, inj_h, starts, gp, s_out, panel,
-                         panel + n_in * kGradBlock, states + grp * batch * kGradBlock,
-                         dbufs + grp * chunk_rows * kGradBlock, gw,
+          BackwardBlocks(args, ce, b0, b1, inj_k, inj_h, inj_at, gp, panel,
+                         panel + n_in * width, states + grp * batch * width,
+                         dbufs + grp * chunk_rows * width, gw,
                          psums ? psums + grp * beg[n_chunks] : nullptr);
         }
       }

@@ -52,12 +52,13 @@ def test_compiled_equals_reference_float64(rng, th2, capacity, graph):
 
 @pytest.mark.parametrize("t_len,batch", [(70, 5), (4, 300)])
 def test_compiled_equals_reference_over_several_chunks_and_blocks(rng, t_len, batch):
-    """The backward pass walks chunks of steps (about 64 KB of dI rows per 32-neuron block:
-    256 float64 rows): 70 x 5 rows are two chunks of 51 steps and 19; 4 x 300 rows are four
-    chunks of one step (a batch larger than a chunk). 70 neurons are 3 backward blocks (the last
-    partial) and 2 forward blocks."""
+    """The backward pass walks chunks of steps (about 64 KB of dI rows per block: 128 float64
+    rows of a 64-neuron block with AVX-512, 256 of a 32-neuron one otherwise): 70 x 5 rows are
+    three chunks (25, 25, 20 steps) or two (51, 19); 4 x 300 rows are four chunks of one step (a
+    batch larger than a chunk). 140 neurons are 3 forward blocks and 3 or 5 backward blocks,
+    the last one partial."""
     require_compiled()
-    w, spikes = _inputs(rng, t_len=t_len, batch=batch, n_in=40, s_in=10, n=70)
+    w, spikes = _inputs(rng, t_len=t_len, batch=batch, n_in=40, s_in=10, n=140)
     ref = _run("reference", w, spikes, 0.9, 12)
     com = _run("compiled", w, spikes, 0.9, 12)
     _assert_same(ref, com, 12)
