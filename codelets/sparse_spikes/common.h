@@ -321,6 +321,19 @@ inline int NumThreads(OpKernelContext* ctx) {
   return ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
 }
 
+// fn(begin, end) over [0, total) split into one contiguous range per pool thread, all run in
+// parallel whatever the pool's cost model would make of them: for passes of a few ns per item
+// that it ran on one thread (measured: the row passes of the fused layer's gradient).
+inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
+                           const std::function<void(int64_t, int64_t)>& fn) {
+  if (total <= 0) return;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+  ParallelFor(ctx, parts, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+    for (int64_t p = start; p < end; ++p) fn(total / parts * p + std::min(p, total % parts),
+                                             total / parts * (p + 1) + std::min(p + 1, total % parts));
+  });
+}
+
 // Completes one index list whose first `kept` slots hold its spikes (`n_spk` of them) and
 // candidates: padding slots get id 0, values are 1 for the spikes and 0 elsewhere, counts =
 // (n_spk, kept), and `dropped` = the spikes that did not fit (`spikes` counted in total).

@@ -61,7 +61,7 @@ constexpr int64_t kBlock = 64;      // neurons per block of the forward pass (64
 // (its weights, dW accumulator and dI row then fill 12 of the 16 AVX2 registers).
 template <int kBytes>
 constexpr int64_t kGradBlockOf = kBytes >= 64 ? 64 : 32;
-inline int64_t GradBlock() { return VectorBytes() >= 64 ? 64 : 32; }
+inline int64_t GradBlock() { return VectorBytes() >= 64 ? 64 : 32; }  // a power of 2
 constexpr int64_t kChunkBytes = 65536;  // dI rows of one block and chunk of steps (in L2)
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
@@ -204,6 +204,7 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
   const int64_t rows = a.t_len * a.batch;
   for (int64_t blk = start; blk < end; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
+    const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
     LoadPanel<kBlock>(a, n0, panel);
     std::fill(state, state + a.batch * kBlock, T(0));
     T* packed = v_flagged + blk * rows * kBlock;
@@ -220,21 +221,18 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
           for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
         }
         for (int j = 0; j < kVecs; ++j) StoreU(acc + j * kPer, sum[j]);
-        int any = 0;
         for (int64_t k = 0; k < kBlock; ++k) {
           v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
-          any |= v[k] >= flag_min;
         }
+        // Vector compares: the flagged neurons (v >= min(th1, th2)), and among them the spikes;
+        // the candidates are the flagged that do not spike.
+        const uint64_t flag = GeBits64<V>(v, flag_min) & valid;
         uint64_t spk = 0, cand = 0;
-        if (any) {
-          // Vector compares (a flagged neuron per block is the rule, not the exception).
-          spk = GeBits64<V>(v, a.th1);
-          cand = GeBits64<V>(v, a.th2);
-          const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
-          spk &= valid;
-          cand &= valid & ~spk;
+        if (flag) {
+          spk = GeBits64<V>(v, a.th1) & valid;
+          cand = flag & ~spk;
           v_at[blk * rows + r] = at;
-          for (uint64_t m = spk | cand; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
+          for (uint64_t m = flag; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
         spk_mask[blk * rows + r] = spk;
@@ -244,14 +242,14 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
   }
 }
 
-// Counting sort of the listed slots i < listed of one row by neuron block (id / width),
+// Counting sort of the listed slots i < listed of one row by neuron block (id >> shift),
 // stable: bucket blk is order[starts[blk] : starts[blk + 1]].
 SNNLIB_INLINE void BucketSlots(const int32_t* ids, int32_t listed, int64_t n_blocks,
-                               int64_t width, int32_t* order, int32_t* starts) {
+                               int shift, int32_t* order, int32_t* starts) {
   std::fill(starts, starts + n_blocks + 1, 0);
-  for (int32_t i = 0; i < listed; ++i) ++starts[ids[i] / width + 1];
+  for (int32_t i = 0; i < listed; ++i) ++starts[(ids[i] >> shift) + 1];
   for (int64_t blk = 0; blk < n_blocks; ++blk) starts[blk + 1] += starts[blk];
-  for (int32_t i = 0; i < listed; ++i) order[starts[ids[i] / width]++] = i;
+  for (int32_t i = 0; i < listed; ++i) order[starts[ids[i] >> shift]++] = i;
   for (int64_t blk = n_blocks; blk > 0; --blk) starts[blk] = starts[blk - 1];
   starts[0] = 0;
 }
@@ -665,7 +663,7 @@ class SparseLifLayerOp : public OpKernel {
     T* o_val = out_values->flat<T>().data();
     T* o_v = v_listed->flat<T>().data();
     int32_t* o_drop = dropped->flat<int32_t>().data();
-    ParallelFor(ctx, rows, 4 * n_blocks + 4 * s_out, [&](int64_t start, int64_t end) {
+    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
         int32_t* slot_id = o_ids + r * s_out;
         T* slot_v = o_v + r * s_out;
@@ -758,6 +756,7 @@ class SparseLifLayerGradOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
     const int64_t width = GradBlock();  // the neurons of a block (as BackwardBlocks runs)
+    const int shift = width == 64 ? 6 : 5;
     const int64_t n_blocks = n / width + (n % width != 0);
     Tensor panel_tensor, psum_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
@@ -797,9 +796,9 @@ class SparseLifLayerGradOp : public OpKernel {
     int32_t* order = order_tensor.flat<int32_t>().data();
     int32_t* starts = starts_tensor.flat<int32_t>().data();
     int64_t* inj_at = inj_at_tensor.flat<int64_t>().data();
-    ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
+    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
-        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, width, order + r * s_out,
+        BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, shift, order + r * s_out,
                     starts + r * (n_blocks + 1));
       }
     });
@@ -819,7 +818,7 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the surrogate injections (listed outputs)", &inj_tensor));
     int32_t* inj_k = inj_k_tensor.flat<int32_t>().data();
     T* inj_h = inj_tensor.flat<T>().data();
-    ParallelFor(ctx, rows, 4 * (n_blocks + s_out), [&](int64_t start, int64_t end) {
+    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
         const int32_t* bucket = starts + r * (n_blocks + 1);
         for (int64_t blk = 0; blk < n_blocks; ++blk) {
@@ -828,7 +827,7 @@ class SparseLifLayerGradOp : public OpKernel {
             const int64_t at = r * s_out + order[r * s_out + i];
             const T x = k.beta * std::abs(o_v[at] - k.th1) + T(1);
             inj_h[to] = g[at] / (x * x);
-            inj_k[to] = o_ids[at] % width;
+            inj_k[to] = o_ids[at] & static_cast<int32_t>(width - 1);
           }
         }
       }
@@ -902,10 +901,11 @@ class SparseLifLayerGradOp : public OpKernel {
                                        "the partial slot gradients [groups, listed inputs]",
                                        &psum_tensor));
       psums = psum_tensor.flat<T>().data();
-      std::fill(psums, psums + groups * beg[n_chunks], T(0));
     }
     ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
+        // Each group zeroes its own partial sums (every group's are summed, even an idle one's).
+        if (psums) std::fill(psums + grp * beg[n_chunks], psums + (grp + 1) * beg[n_chunks], T(0));
         const int64_t b0 = grp * per_group, b1 = std::min(n_blocks, b0 + per_group);
         T* panel = panels + grp * 2 * n_in * width;
         if (b0 < b1) {
