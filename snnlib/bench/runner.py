@@ -57,6 +57,7 @@ from snnlib.bench.timing import (maxrss_mb, measure_memory_bandwidth, summarize,
                                   with_peak_rss)
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import SNNClassifier
+from snnlib.layers.optimizer import FusedAdam
 from snnlib.runtime import PEER_WORKER_ENV
 from snnlib.spikes import dense_to_sparse_np
 
@@ -96,13 +97,14 @@ def machine_info() -> dict:
 
 
 def build_bench_model(case: BenchCase, lr: float = 1e-3):
-    """The :class:`SNNClassifier` of a case, compiled with Adam, weights and optimizer built."""
+    """The :class:`SNNClassifier` of a case, compiled with Adam (:class:`FusedAdam`, as training
+    uses), weights and optimizer built."""
     impl = "dense" if case.impl == "dense_xla" else case.impl
     params = LIFParams(th2=(case.th2,) * len(case.hidden) + (None,), weight_mul=case.weight_mul)
     model = SNNClassifier(case.sizes, params, impl=impl, max_activity=case.max_activity,
                           input_capacity=case.input_capacity if impl != "dense" else None,
                           seed=case.seed)
-    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=case.impl == "dense_xla")
+    model.compile(optimizer=FusedAdam(lr), jit_compile=case.impl == "dense_xla")
     model.build((None, None, case.n_in))
     for kernel, scale in zip(model.stack.kernels, case.layer_scales or ()):
         kernel.assign(kernel * scale)  # the calibrated network (real_activity preset)

@@ -2,5 +2,7 @@
 
 from snnlib.layers.classifier import READOUTS, SNNClassifier
 from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
+from snnlib.layers.optimizer import FusedAdam
 
-__all__ = ["READOUTS", "LIFStack", "LeakyReadout", "SNNClassifier", "sparse_sizes_for"]
+__all__ = ["READOUTS", "FusedAdam", "LIFStack", "LeakyReadout", "SNNClassifier",
+           "sparse_sizes_for"]

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from snnlib.atomic import write_atomic
 from snnlib.data.feed import make_feeds
 from snnlib.layers.classifier import SNNClassifier
+from snnlib.layers.optimizer import FusedAdam
 from snnlib.train.checkpoint import checkpoint_callback, fingerprint, restore_latest
 from snnlib.train.config import TrainConfig, load_config_dataset
 from snnlib.train.distribute import (adapt_for_multiworker, distribute_options, is_chief,
@@ -43,7 +44,8 @@ def _history_csv(rows: list[dict]) -> str:
 
 def build_model(config: TrainConfig, n_in: int, n_classes: int,
                 input_capacity: int | None = None, total_steps: int | None = None):
-    """The :class:`SNNClassifier` of a config, compiled with Adam, or AdamW when
+    """The :class:`SNNClassifier` of a config, compiled with Adam (:class:`FusedAdam`: Keras's
+    algorithm, one fused update per weight), with AdamW's decoupled decay when
     ``config.weight_decay > 0`` (``input_capacity``: ``S_in``
     of the sparse implementations, default ``config.input_capacity``; ``total_steps``: the
     run's length, needed by ``lr_schedule="cosine"``)."""
@@ -57,11 +59,8 @@ def build_model(config: TrainConfig, n_in: int, n_classes: int,
         if not total_steps:
             raise ValueError("lr_schedule='cosine' needs total_steps (the run's training steps)")
         lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=int(total_steps))
-    if config.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(lr)
-    model.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    decay = {"weight_decay": config.weight_decay} if config.weight_decay > 0 else {}
+    model.compile(optimizer=FusedAdam(lr, **decay), jit_compile=config.jit_compile)
     model.build((None, None, n_in))
     model.optimizer.build(model.trainable_variables)  # optimizer state exists for checkpoints
     return model
