@@ -328,9 +328,11 @@ inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
                            const std::function<void(int64_t, int64_t)>& fn) {
   if (total <= 0) return;
   const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+  const int64_t base = total / parts, extra = total % parts;  // the first `extra` get one more
   ParallelFor(ctx, parts, int64_t{1} << 40, [&](int64_t start, int64_t end) {
-    for (int64_t p = start; p < end; ++p) fn(total / parts * p + std::min(p, total % parts),
-                                             total / parts * (p + 1) + std::min(p + 1, total % parts));
+    for (int64_t p = start; p < end; ++p) {
+      fn(base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
+    }
   });
 }
 

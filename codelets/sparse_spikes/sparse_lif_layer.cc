@@ -27,8 +27,8 @@
 // Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
 // with the state of every sample in a small [B, width] buffer), gathers the panel rows of the
 // row's input spikes and records per (block, row) two 64-bit masks (spikes, candidates; vector
-// compares) and the potentials of flagged neurons only (packed); the selection then reads masks, not
-// dense potentials.
+// compares) and the potentials of flagged neurons only (packed); the selection then reads
+// masks, not dense potentials.
 // Backward: the input slots are first grouped by input neuron per chunk of steps (a counting
 // sort, once per call). Per block and chunk, from the last chunk to the first, the reverse-time
 // filter writes the chunk's dI rows ([rows of the chunk, width], about 64 KB: in L2), then each
@@ -369,8 +369,8 @@ SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries&
     std::fill(state, state + a.batch * kGradBlock, T(0));
     for (int64_t c = ce.n_chunks - 1; c >= 0; --c) {
       const int64_t t0 = c * ce.steps, t1 = std::min(a.t_len, t0 + ce.steps);
-      FilterChunk<kGradBlock>(a, t0, t1, n0, nb, inj_k, inj_h, inj_at + blk * (a.rows() + 1), gp, state,
-                  dbuf);
+      FilterChunk<kGradBlock>(a, t0, t1, n0, nb, inj_k, inj_h, inj_at + blk * (a.rows() + 1), gp,
+                              state, dbuf);
       const int32_t* row = ce.row + ce.beg[c];
       T* sum_at = psum ? psum + ce.beg[c] : nullptr;
       int fill = 0;
