@@ -61,7 +61,11 @@ constexpr int64_t kBlock = 64;      // neurons per block of the forward pass (64
 // (its weights, dW accumulator and dI row then fill 12 of the 16 AVX2 registers).
 template <int kBytes>
 constexpr int64_t kGradBlockOf = kBytes >= 64 ? 64 : 32;
-inline int64_t GradBlock() { return VectorBytes() >= 64 ? 64 : 32; }  // a power of 2
+// The block width of the build SNNLIB_BY_WIDTH runs on this CPU (a power of 2).
+inline int64_t GradBlock() {
+  const int bytes = VectorBytes();
+  return bytes == 64 ? kGradBlockOf<64> : bytes == 32 ? kGradBlockOf<32> : kGradBlockOf<16>;
+}
 constexpr int64_t kChunkBytes = 65536;  // dI rows of one block and chunk of steps (in L2)
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
@@ -201,7 +205,7 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   alignas(64) T acc[kBlock];
   const T flag_min = std::min(a.th1, a.th2);
-  const int64_t rows = a.t_len * a.batch;
+  const int64_t rows = a.rows();
   for (int64_t blk = start; blk < end; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
     const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
@@ -756,7 +760,7 @@ class SparseLifLayerGradOp : public OpKernel {
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t rows = t_len * batch;
     const int64_t width = GradBlock();  // the neurons of a block (as BackwardBlocks runs)
-    const int shift = width == 64 ? 6 : 5;
+    const int shift = __builtin_ctzll(width);
     const int64_t n_blocks = n / width + (n % width != 0);
     Tensor panel_tensor, psum_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
