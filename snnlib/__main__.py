@@ -56,6 +56,11 @@ def _train_parser(sub) -> None:
                    help="per-epoch event augmentation with tonic (neuromorphic sets), e.g. "
                         "--augment shift=2 --augment drop_event=0.1 (keys: shift, "
                         "spatial_jitter, time_jitter_us, drop_event)")
+    p.add_argument("--conv", action="append", default=[], metavar="KEY=VALUE",
+                   help="a convolutional first LIF layer, e.g. --conv channels=8 --conv kernel=5 "
+                        "--conv stride=2 (merged into the preset's; neuromorphic sets)")
+    p.add_argument("--no-conv", action="store_true",
+                   help="no convolutional layer, even where the preset has one")
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")
@@ -126,6 +131,13 @@ def _cmd_train(args) -> int:
     augment = _parse_data_options(args.augment, "--augment")
     if augment:
         overrides["augment"] = {**PRESETS[args.preset].augment, **augment}
+    conv = _parse_data_options(args.conv, "--conv")
+    if args.no_conv and conv:
+        raise SystemExit("error: --no-conv and --conv exclude each other")
+    if args.no_conv:
+        overrides["conv"] = {}
+    elif conv:
+        overrides["conv"] = {**PRESETS[args.preset].conv, **conv}
     try:
         initialize = _init_from_nir(args, overrides) if args.init_from else None
         config = TrainConfig.from_preset(args.preset, **overrides)

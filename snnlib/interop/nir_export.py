@@ -132,8 +132,10 @@ def to_nir(model_or_run, *, dt: float = DEFAULT_DT, fold_gain: bool = False,
     Nodes, in order: ``input`` (``Input [n_in]``); per LIF layer ``l``: ``delay{l}``
     (``Delay``, ``l >= 1`` with ``layer_delay``), ``linear{l}`` (``Linear``, ``W_l.T``) and
     ``lif{l}`` (``LIF``); with the leaky readout ``delay_readout``, ``linear_readout`` and
-    ``readout`` (``LI``); ``output``. The mapping of the constants is the module docstring's:
-    ``tau = dt / (1 - alpha)``, ``r = gain``, ``v_threshold = th1``, ``v_leak = v_reset = 0``.
+    ``readout`` (``LI``); ``output``. A convolutional layer is exported as the ``Linear`` of
+    its matrix ``M(K)`` (the same map; an importer gets a dense layer). The mapping of the
+    constants is the module docstring's: ``tau = dt / (1 - alpha)``, ``r = gain``,
+    ``v_threshold = th1``, ``v_leak = v_reset = 0``.
 
     Args:
         model_or_run: a built ``SNNClassifier``, or an object with a ``.model`` that is one.
@@ -163,7 +165,7 @@ def to_nir(model_or_run, *, dt: float = DEFAULT_DT, fold_gain: bool = False,
     r, scale = (1.0, float(params.gain)) if fold_gain else (float(params.gain), 1.0)
     if unit_input:
         r, scale = tau / dt, float(params.gain) * dt / tau
-    weights = [np.asarray(k.numpy()) for k in model.stack.kernels]
+    weights = [np.asarray(w.numpy()) for w in model.stack.weight_matrices()]
     n_in = weights[0].shape[0]
     nodes = {"input": nir.Input(input_type=np.array([n_in]))}
     chain = ["input"]

@@ -34,16 +34,21 @@ from snnlib.network import IMPLS
 READOUTS = ("spikes", "leaky")
 
 
-def validate_options(*, impl: str, readout: str, rule: str, feedback: str) -> None:
+def validate_options(*, impl: str, readout: str, rule: str, feedback: str,
+                     conv: bool = False) -> None:
     """Check the classifier's choices (``ValueError`` naming the argument): ``impl`` one of
-    :data:`snnlib.network.IMPLS`, ``readout`` one of :data:`READOUTS`, and the learning rule
-    with its feedback (:func:`snnlib.learning.validate_rule`). The classifier and
-    :class:`snnlib.train.TrainConfig` both call this one check."""
+    :data:`snnlib.network.IMPLS`, ``readout`` one of :data:`READOUTS`, the learning rule
+    with its feedback (:func:`snnlib.learning.validate_rule`), and that a convolutional layer
+    (``conv``) trains with ``"bptt"``. The classifier and :class:`snnlib.train.TrainConfig`
+    both call this one check."""
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
     validate_rule(rule, feedback, impl=impl, readout=readout)
+    if conv and rule != "bptt":
+        raise ValueError(f"rule={rule!r} updates [in, out] weight matrices forward in time; a "
+                         "convolutional layer (conv) needs rule='bptt'")
 
 
 def dense_gradients(grads) -> list:
@@ -74,6 +79,9 @@ class SNNClassifier(keras.Model):
         seed: weight initialisation seed.
         rule: learning rule of ``train_step``: ``"bptt"``, ``"eprop"`` or ``"decolle"``.
         feedback: e-prop's hidden-layer feedback, ``"symmetric"`` or ``"random"``.
+        conv: a convolutional first LIF layer (dict of
+            :class:`snnlib.functional.conv.ConvSpec` fields, ``in_shape`` included); then
+            ``sizes[1]`` is its ``n_out``. ``None``: all layers dense.
 
     ``call(x float[batch, time, n_in])`` returns logits ``float[batch, n_classes]``.
 
@@ -85,10 +93,11 @@ class SNNClassifier(keras.Model):
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
                  readout: str = "spikes", max_activity: float | None = None,
                  input_capacity: int | None = None, sparse_sizes=None, seed: int = 0,
-                 rule: str = "bptt", feedback: str = "symmetric", **kwargs):
+                 rule: str = "bptt", feedback: str = "symmetric", conv=None, **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
-        validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback)
+        validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback,
+                         conv=bool(conv))
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
         self.rule, self.feedback = rule, feedback
@@ -102,7 +111,7 @@ class SNNClassifier(keras.Model):
                                             input_capacity)
         self.sparse_sizes = sparse_sizes
         self.stack = LIFStack(lif_sizes, self.params, impl=impl, sparse_sizes=sparse_sizes,
-                              seed=self.seed, name="lif_stack")
+                              seed=self.seed, conv=conv, name="lif_stack")
         self.readout = (LeakyReadout(self.sizes[-2], self.sizes[-1], self.params, seed=self.seed,
                                      name="readout") if readout == "leaky" else None)
         n_lif = len(lif_sizes) - 1
@@ -228,4 +237,6 @@ class SNNClassifier(keras.Model):
         return {"sizes": self.sizes, "params": dataclasses.asdict(self.params), "impl": self.impl,
                 "readout": self.readout_kind, "max_activity": self.max_activity,
                 "input_capacity": self.input_capacity, "sparse_sizes": self.sparse_sizes,
-                "seed": self.seed, "rule": self.rule, "feedback": self.feedback, "name": self.name}
+                "seed": self.seed, "rule": self.rule, "feedback": self.feedback,
+                "conv": None if self.stack.conv is None else self.stack.conv.params(),
+                "name": self.name}

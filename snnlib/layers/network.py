@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from snnlib import ops
+from snnlib.functional.conv import ConvKernel, ConvSpec
 from snnlib.functional.lif import lif_membrane, shift_in_time, synaptic_input
 from snnlib.functional.params import LIFParams, init_weights, validate_sizes
 from snnlib.network import IMPLS, SNNOutput, snn_forward
@@ -55,10 +56,13 @@ class LIFStack(keras.layers.Layer):
         impl: ``"dense"``, ``"sparse_ops"`` or ``"sparse_layer"``.
         sparse_sizes: ``[S_in, S_1, ..., S_L]`` for the sparse implementations.
         seed: weight initialisation seed (``init_weights``).
+        conv: a convolutional first layer (:class:`snnlib.functional.conv.ConvSpec` or a dict
+            of its fields): its kernel ``[k, k, C, C_out]`` replaces ``W_0``, and ``sizes``
+            starts ``[n_in, n_out, ...]`` of that spec. ``None``: every layer is dense.
     """
 
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
-                 sparse_sizes=None, seed: int = 0, **kwargs):
+                 sparse_sizes=None, seed: int = 0, conv=None, **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
         self.params = LIFParams(**params) if isinstance(params, dict) else (params or LIFParams())
@@ -69,9 +73,16 @@ class LIFStack(keras.layers.Layer):
         self.impl = impl
         self.sparse_sizes = None if sparse_sizes is None else [int(s) for s in sparse_sizes]
         self.seed = int(seed)
+        self.conv = ConvSpec.from_value(conv)
+        if self.conv is not None and self.sizes[:2] != [self.conv.n_in, self.conv.n_out]:
+            raise ValueError(f"sizes must start [n_in, n_out] = [{self.conv.n_in}, "
+                             f"{self.conv.n_out}] of the conv layer {self.conv.params()}; got "
+                             f"{self.sizes[:2]}")
 
     def build(self, input_shape):
         init = init_weights(self.sizes, weight_mul=self.params.weight_mul, seed=self.seed)
+        if self.conv is not None:
+            init[0] = self.conv.init_kernel(weight_mul=self.params.weight_mul, seed=self.seed)
         self.kernels = [
             self.add_weight(shape=w.shape, initializer=keras.initializers.Constant(w),
                             name=f"w{l}", trainable=True)
@@ -100,14 +111,25 @@ class LIFStack(keras.layers.Layer):
             x = SparseSpikes(tf.transpose(spikes.ids, [1, 0, 2]),
                              tf.transpose(spikes.counts, [1, 0, 2]))
         weights = [tf.convert_to_tensor(k) for k in self.kernels]
+        if self.conv is not None:
+            weights[0] = ConvKernel(weights[0], self.conv)
         return snn_forward(weights, x, self.params, impl=self.impl, sparse_sizes=self.sparse_sizes,
                            return_potentials=return_potentials, time_major=True,
                            dense_hidden=dense_hidden)
 
+    def weight_matrices(self) -> list:
+        """Every layer's weights as an ``[in, out]`` matrix (a conv layer's ``M(K)``,
+        :func:`snnlib.functional.conv.conv_matrix`), as tensors."""
+        weights = [tf.convert_to_tensor(k) for k in self.kernels]
+        if self.conv is not None:
+            weights[0] = ConvKernel(weights[0], self.conv).matrix()
+        return weights
+
     def get_config(self):
         return {**super().get_config(), "sizes": self.sizes,
                 "params": dataclasses.asdict(self.params), "impl": self.impl,
-                "sparse_sizes": self.sparse_sizes, "seed": self.seed}
+                "sparse_sizes": self.sparse_sizes, "seed": self.seed,
+                "conv": None if self.conv is None else self.conv.params()}
 
 
 @keras.saving.register_keras_serializable(package="snnlib")

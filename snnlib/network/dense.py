@@ -9,6 +9,7 @@ of step ``t-1`` when ``layer_delay`` is on: a shift of the input sequence.
 
 from __future__ import annotations
 
+from snnlib.functional.conv import ConvKernel
 from snnlib.functional.lif import lif_membrane, shift_in_time, synaptic_input
 from snnlib.functional.params import LIFParams
 from snnlib.functional.surrogate import spike_fn
@@ -16,13 +17,15 @@ from snnlib.network.output import SNNOutput
 
 
 def dense_forward(weights, x, params: LIFParams, *, return_potentials: bool = False) -> SNNOutput:
-    """The ``dense`` implementation on a time-major input ``x [T, B, n_in]``."""
+    """The ``dense`` implementation on a time-major input ``x [T, B, n_in]``; a
+    :class:`ConvKernel` in ``weights`` is convolved (``I = conv(x, K)``), not unfolded."""
     n_layers = len(weights)
     spikes, potentials = [], []
     for l, w in enumerate(weights):
         if l > 0 and params.layer_delay:
             x = shift_in_time(x)
-        v = lif_membrane(synaptic_input(x, w), alpha=params.alpha, gain=params.gain, th1=params.th1)
+        current = w.currents(x) if isinstance(w, ConvKernel) else synaptic_input(x, w)
+        v = lif_membrane(current, alpha=params.alpha, gain=params.gain, th1=params.th1)
         x = spike_fn(v, th1=params.th1, beta=params.beta, th2=params.layer_th2(l, n_layers))
         spikes.append(x)
         potentials.append(v)

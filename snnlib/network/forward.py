@@ -6,6 +6,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from snnlib.functional.conv import ConvKernel
 from snnlib.functional.params import LIFParams
 from snnlib.network.dense import dense_forward
 from snnlib.network.output import IMPLS, SNNOutput, validate_network
@@ -20,7 +21,8 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
 
     Args:
         weights: list of ``L`` float matrices ``[n_l, n_{l+1}]`` (in, out: the Keras kernel
-            layout, ``I = x W``).
+            layout, ``I = x W``), or :class:`snnlib.functional.conv.ConvKernel` for a
+            convolutional layer (its ``M(K)`` has that shape).
         inputs: float 0/1 spikes ``[batch, time, n_0]`` (``[time, batch, n_0]`` if
             ``time_major``), or, for the sparse implementations, :class:`SparseSpikes` of
             the same layout (``ids [batch, time, S_in]``).
@@ -41,7 +43,7 @@ def snn_forward(weights, inputs, params: LIFParams | None = None, *, impl: str =
     params = params or LIFParams()
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}")
-    weights = [tf.convert_to_tensor(w) for w in weights]
+    weights = [w if isinstance(w, ConvKernel) else tf.convert_to_tensor(w) for w in weights]
     if isinstance(inputs, SparseSpikes):
         if impl == "dense":
             raise ValueError("inputs as SparseSpikes need impl='sparse_ops' or 'sparse_layer'")

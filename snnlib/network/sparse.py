@@ -24,6 +24,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from snnlib import ops
+from snnlib.functional.conv import ConvKernel
 from snnlib.functional.lif import lif_membrane
 from snnlib.functional.params import LIFParams
 from snnlib.network.output import SNNOutput
@@ -84,7 +85,8 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
     """Run the network with sparse spikes on a time-major input.
 
     Args:
-        weights: list of ``L`` float tensors ``[n_l, n_{l+1}]`` (in, out).
+        weights: list of ``L`` float tensors ``[n_l, n_{l+1}]`` (in, out); a
+            :class:`ConvKernel` is used as its matrix ``M(K)``.
         x: dense 0/1 input spikes, float ``[T, B, n_0]`` (time-major), or input
             :class:`SparseSpikes` ``[T, B, S_in]`` already in index-list form.
         params: neuron constants.
@@ -104,6 +106,7 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
     """
     if impl not in ("sparse_ops", "sparse_layer"):
         raise ValueError(f"impl must be 'sparse_ops' or 'sparse_layer' here; got {impl!r}")
+    weights = [w.matrix() if isinstance(w, ConvKernel) else w for w in weights]
     n_layers = len(weights)
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     capacities = validate_sparse_sizes(sparse_sizes, sizes)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from snnlib.data import load_dataset
 from snnlib.data.augment import Augmentation
+from snnlib.functional.conv import ConvSpec
 from snnlib.functional.params import LIFParams
 from snnlib.layers.classifier import validate_options
 from snnlib.presets import choose
@@ -39,7 +40,10 @@ class TrainConfig:
     ``{"shift": 2}``; empty: none). ``lr_schedule``: ``"constant"`` (Adam at ``lr``) or
     ``"cosine"`` (``lr_k = lr (1 + cos(pi k / K)) / 2`` over the run's ``K`` steps).
     ``weight_decay``: 0 trains with Adam; ``lambda > 0`` with AdamW, i.e. Adam's step plus the
-    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step.
+    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step. ``conv``: a
+    convolutional first LIF layer before ``hidden`` (fields of
+    :class:`snnlib.functional.conv.ConvSpec` but ``in_shape``, which is the dataset's sensor
+    layout, e.g. ``{"channels": 8, "kernel": 5, "stride": 2}``; empty: none).
     """
 
     dataset: str = "randman"
@@ -57,6 +61,7 @@ class TrainConfig:
     input_capacity: int | None = None
     data: dict = dataclasses.field(default_factory=dict)
     augment: dict = dataclasses.field(default_factory=dict)
+    conv: dict = dataclasses.field(default_factory=dict)
     out_dir: str | None = None
     progress: bool = True
     jit_compile: bool = False
@@ -74,8 +79,14 @@ class TrainConfig:
             self.lif = LIFParams(**self.lif)
         if not isinstance(self.lif, LIFParams):
             raise ValueError(f"lif must be a LIFParams (or a dict of its fields); got {self.lif!r}")
+        self.conv = dict(self.conv or {})
+        if "in_shape" in self.conv:
+            raise ValueError("conv takes channels, kernel and stride; its in_shape is the "
+                             "dataset's sensor layout")
+        # Validates the names and values; the sensor (any large one here) comes with the data.
+        ConvSpec.from_value(self.conv, in_shape=(1 << 20, 1 << 20, 1))
         validate_options(impl=self.impl, readout=self.readout, rule=self.rule,
-                         feedback=self.feedback)
+                         feedback=self.feedback, conv=bool(self.conv))
         if self.impl != "dense" and self.max_activity is None:
             raise ValueError(f"impl={self.impl!r} needs max_activity (the capacity of its hidden "
                              "layers, e.g. --max-activity 0.05); use 1.0 for full capacity")
@@ -121,7 +132,8 @@ class TrainConfig:
         if neuron:
             given["lif"] = dataclasses.replace(given.get("lif", base.lif), **neuron)
         fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
-        return cls(**{**fields, "data": dict(base.data), "augment": dict(base.augment), **given})
+        return cls(**{**fields, "data": dict(base.data), "augment": dict(base.augment),
+                      "conv": dict(base.conv), **given})
 
     def lif_params(self) -> LIFParams:
         """The neuron constants of the network.
@@ -132,7 +144,8 @@ class TrainConfig:
         """
         th2 = self.lif.th2
         if isinstance(th2, (int, float)) and self.readout == "spikes":
-            return self.lif.replace(th2=(float(th2),) * len(self.hidden) + (None,))
+            n_hidden = len(self.hidden) + (1 if self.conv else 0)
+            return self.lif.replace(th2=(float(th2),) * n_hidden + (None,))
         return self.lif
 
     def to_dict(self) -> dict:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from snnlib.atomic import write_atomic
 from snnlib.data.feed import make_feeds
+from snnlib.functional.conv import ConvSpec
 from snnlib.layers.classifier import SNNClassifier
 from snnlib.layers.optimizer import FusedAdam
 from snnlib.train.checkpoint import checkpoint_callback, fingerprint, restore_latest
@@ -43,17 +44,24 @@ def _history_csv(rows: list[dict]) -> str:
 
 
 def build_model(config: TrainConfig, n_in: int, n_classes: int,
-                input_capacity: int | None = None, total_steps: int | None = None):
+                input_capacity: int | None = None, total_steps: int | None = None,
+                sensor_size=None):
     """The :class:`SNNClassifier` of a config, compiled with Adam (:class:`FusedAdam`: Keras's
     algorithm, one fused update per weight), with AdamW's decoupled decay when
     ``config.weight_decay > 0`` (``input_capacity``: ``S_in``
     of the sparse implementations, default ``config.input_capacity``; ``total_steps``: the
-    run's length, needed by ``lr_schedule="cosine"``)."""
-    sizes = [n_in, *config.hidden, n_classes]
+    run's length, needed by ``lr_schedule="cosine"``; ``sensor_size``: ``(W, H, C)`` of the
+    inputs, needed by ``config.conv``)."""
+    conv = ConvSpec.from_value(config.conv, in_shape=sensor_size)
+    if conv is not None and conv.n_in != n_in:
+        raise ValueError(f"sensor_size {tuple(sensor_size)} has {conv.n_in} inputs but the data "
+                         f"has n_in = {n_in}")
+    sizes = [n_in, *([conv.n_out] if conv else []), *config.hidden, n_classes]
     s_in = config.input_capacity if input_capacity is None else input_capacity
     model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
                           max_activity=config.max_activity, input_capacity=s_in,
-                          seed=config.seed, rule=config.rule, feedback=config.feedback)
+                          seed=config.seed, rule=config.rule, feedback=config.feedback,
+                          conv=None if conv is None else conv.params())
     lr = config.lr
     if config.lr_schedule == "cosine":
         if not total_steps:
@@ -149,7 +157,8 @@ def train_and_evaluate(config: TrainConfig, dataset=None, *, initialize=None) ->
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training samples")
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(config, dataset.n_in, dataset.n_classes, input_capacity=s_in,
-                            total_steps=steps * config.epochs)
+                            total_steps=steps * config.epochs,
+                            sensor_size=dataset.info.get("sensor_size"))
     if initialize is not None:
         initialize(model)
     if config.strategy == "multiworker":

@@ -1,0 +1,116 @@
+"""The convolutional layer: convolution = its matrix M(K) = a direct NumPy sum, forward and
+gradient; the three network implementations agree with a conv layer; bad geometry is a clear
+error."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from snnlib import LIFParams, init_weights, snn_forward
+from snnlib.functional.conv import ConvKernel, ConvSpec, conv_entries, conv_input, conv_matrix
+from snnlib.functional.lif import synaptic_input
+
+
+def _direct_conv(x, kernel, spec):
+    """``I[t, b, o]`` by the definition's sum over the kernel, inputs outside the sensor 0."""
+    width, height, c_in = spec.in_shape
+    w_out, h_out, c_out = spec.out_shape
+    k, s = spec.kernel, spec.stride
+    pad_x = max((w_out - 1) * s + k - width, 0) // 2
+    pad_y = max((h_out - 1) * s + k - height, 0) // 2
+    frames = x.reshape(*x.shape[:2], c_in, height, width)
+    out = np.zeros((*x.shape[:2], c_out, h_out, w_out))
+    for oy in range(h_out):
+        for ox in range(w_out):
+            for dy in range(k):
+                for dx in range(k):
+                    iy, ix = oy * s + dy - pad_y, ox * s + dx - pad_x
+                    if 0 <= iy < height and 0 <= ix < width:
+                        out[..., :, oy, ox] += frames[..., :, iy, ix] @ kernel[dy, dx]
+    return out.reshape(*x.shape[:2], -1)
+
+
+SPECS = [ConvSpec((7, 5, 2), channels=3, kernel=3, stride=2),
+         ConvSpec((6, 6, 1), channels=2, kernel=4, stride=1),
+         ConvSpec((9, 8, 2), channels=4, kernel=5, stride=3)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.in_shape}-k{s.kernel}-s{s.stride}")
+def test_convolution_equals_its_matrix_and_the_direct_sum(spec):
+    rng = np.random.default_rng(0)
+    x = (rng.random((3, 2, spec.n_in)) < 0.3).astype(np.float64)
+    kernel = rng.normal(size=spec.kernel_shape)
+    want = _direct_conv(x, kernel, spec)
+    np.testing.assert_allclose(conv_input(tf.constant(x), tf.constant(kernel), spec), want,
+                               atol=1e-12)
+    matrix = conv_matrix(tf.constant(kernel), spec)
+    assert matrix.shape == (spec.n_in, spec.n_out)
+    np.testing.assert_allclose(synaptic_input(tf.constant(x), matrix), want, atol=1e-12)
+    positions, _ = conv_entries(spec)
+    assert len({tuple(p) for p in positions}) == len(positions)  # each (i, o) once
+
+
+@pytest.mark.parametrize("spec", SPECS[:2], ids=["k3s2", "k4s1"])
+def test_kernel_gradient_is_the_same_through_the_matrix(spec):
+    rng = np.random.default_rng(1)
+    x = tf.constant((rng.random((4, 3, spec.n_in)) < 0.4).astype(np.float64))
+    kernel = tf.Variable(rng.normal(size=spec.kernel_shape))
+    target = tf.constant(rng.normal(size=(4, 3, spec.n_out)))
+    grads = []
+    for fn in (lambda: conv_input(x, kernel, spec),
+               lambda: synaptic_input(x, conv_matrix(kernel, spec))):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum((fn() - target) ** 2)
+        grads.append(tape.gradient(loss, kernel).numpy())
+    assert np.abs(grads[0]).max() > 0
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("impl", ["sparse_ops", "sparse_layer"])
+def test_network_with_a_conv_layer_agrees_across_implementations(impl):
+    spec = ConvSpec((8, 8, 2), channels=3, kernel=3, stride=2)
+    rng = np.random.default_rng(2)
+    x = (rng.random((4, 30, spec.n_in)) < 0.15).astype(np.float64)
+    sizes = [spec.n_in, spec.n_out, 12, 3]
+    dense_w = init_weights(sizes, weight_mul=2.0, seed=3, dtype=np.float64)
+    kernel = spec.init_kernel(weight_mul=2.0, seed=3, dtype=np.float64)
+    params = LIFParams(th2=(0.9, 0.9, None))
+    results = []
+    for which in ("dense", impl):
+        ws = [tf.Variable(kernel)] + [tf.Variable(w) for w in dense_w[1:]]
+        with tf.GradientTape() as tape:
+            out = snn_forward([ConvKernel(ws[0], spec), *ws[1:]], x, params, impl=which,
+                              sparse_sizes=None if which == "dense" else sizes)
+            loss = tf.reduce_sum((tf.reduce_sum(out.spikes[-1], axis=1) - 3.0) ** 2)
+        grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, ws)]
+        results.append(([s.numpy() for s in out.spikes], grads))
+    (dense_spikes, dense_grads), (sparse_spikes, sparse_grads) = results
+    assert dense_spikes[0].mean() > 0.01  # the conv layer fires: the comparison means something
+    for a, b in zip(dense_spikes, sparse_spikes):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(dense_grads[0]).max() > 0
+    for a, b in zip(dense_grads, sparse_grads):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(in_shape=(34, 34), channels=8), "in_shape must be"),
+    (dict(in_shape=(34, 34, 2), channels=0), "channels must be a positive integer"),
+    (dict(in_shape=(34, 34, 2), channels=8, stride=1.5), "stride must be a positive integer"),
+    (dict(in_shape=(4, 4, 2), channels=8, kernel=5), "larger than the input"),
+])
+def test_bad_geometry_is_a_clear_error(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ConvSpec(**fields)
+
+
+def test_spec_from_a_config_needs_the_sensor_layout():
+    assert ConvSpec.from_value({}) is None
+    with pytest.raises(ValueError, match="sensor layout"):
+        ConvSpec.from_value({"channels": 8})
+    with pytest.raises(ValueError, match="unknown conv fields"):
+        ConvSpec.from_value({"channels": 8, "filters": 3}, in_shape=(34, 34, 2))
+    spec = ConvSpec.from_value({"channels": 8}, in_shape=(34, 34, 2))
+    assert (spec.out_shape, spec.n_out) == ((17, 17, 8), 17 * 17 * 8)
+    with pytest.raises(ValueError, match="must have shape"):
+        ConvKernel(np.zeros((3, 3, 2, 8)), spec)

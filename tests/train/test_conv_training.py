@@ -1,0 +1,67 @@
+"""Training with a convolutional first layer (``TrainConfig.conv``) on real N-MNIST recordings:
+dense and sparse_layer train through the same loop, a run directory gives the model back
+exactly, NIR exports the layer as its matrix, and bad combinations are clear errors."""
+
+import numpy as np
+import pytest
+
+import snnlib
+from snnlib.functional.conv import ConvSpec, conv_matrix
+from snnlib.interop import to_nir
+from snnlib.train import TrainConfig, evaluate_run, train_and_evaluate
+
+CONV = {"channels": 2, "kernel": 3, "stride": 4}
+DATA = dict(limit=40, limit_test=20, n_steps=20)  # at the default 24 x 24 x 2
+SPEC = ConvSpec((24, 24, 2), **CONV)
+
+
+@pytest.fixture(scope="module", params=["dense", "sparse_layer"])
+def conv_run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"conv_{request.param}")
+    sparse = {"impl": "sparse_layer", "max_activity": 0.25} if request.param != "dense" else {}
+    config = TrainConfig.from_preset("nmnist-small", hidden=(8,), epochs=1, batch_size=10,
+                                     progress=False, data=DATA, conv=CONV, out_dir=str(out),
+                                     **sparse)
+    return out, config, train_and_evaluate(config)
+
+
+def test_the_network_starts_with_the_conv_layer_and_every_layer_is_measured(conv_run):
+    _, config, result = conv_run
+    model = result["model"]
+    assert model.sizes == [24 * 24 * 2, SPEC.n_out, 8, 10] and SPEC.n_out == 6 * 6 * 2
+    assert tuple(model.stack.kernels[0].shape) == (3, 3, 2, 2)
+    history = result["history"][0]
+    assert {f"train_activity_{l}" for l in range(3)} <= set(history)
+    if config.impl != "dense":
+        assert {f"train_overflow_{l}" for l in range(3)} <= set(history)
+
+
+def test_a_conv_run_directory_evaluates_to_the_runs_final_accuracy(conv_run):
+    out, config, result = conv_run
+    run = snnlib.load_run(out)
+    assert run.config == config and run.model.stack.conv == SPEC
+    np.testing.assert_array_equal(run.model.stack.kernels[0].numpy(),
+                                  result["model"].stack.kernels[0].numpy())
+    numbers = evaluate_run(run)
+    assert numbers["accuracy"] == result["test_accuracy"]
+    assert numbers["loss"] == result["test_loss"]
+
+
+def test_nir_exports_the_conv_layer_as_its_matrix(conv_run):
+    model = conv_run[2]["model"]
+    graph = to_nir(model, allow_capacity=True)  # default: weights exported unscaled
+    want = conv_matrix(model.stack.kernels[0], model.stack.conv).numpy().T
+    np.testing.assert_allclose(graph.nodes["linear0"].weight, want, rtol=1e-6)
+
+
+def test_conv_options_are_checked():
+    assert TrainConfig.from_preset("nmnist-small", conv=CONV, th2=0.9).lif_params().th2 == (
+        0.9, 0.9, None)
+    with pytest.raises(ValueError, match="needs rule='bptt'"):
+        TrainConfig.from_preset("nmnist-small", conv=CONV, rule="eprop")
+    with pytest.raises(ValueError, match="in_shape is the dataset's sensor layout"):
+        TrainConfig.from_preset("nmnist-small", conv={**CONV, "in_shape": [34, 34, 2]})
+    with pytest.raises(ValueError, match="unknown conv fields"):
+        TrainConfig.from_preset("nmnist-small", conv={"filters": 8})
+    with pytest.raises(ValueError, match="sensor layout"):
+        train_and_evaluate(TrainConfig.from_preset("tiny", conv=CONV, progress=False))
