@@ -133,7 +133,8 @@ def _cmd_train(args) -> int:
         overrides["augment"] = {**PRESETS[args.preset].augment, **augment}
     conv = _parse_data_options(args.conv, "--conv")
     if args.no_conv and conv:
-        raise SystemExit("error: --no-conv and --conv exclude each other")
+        print("error: --no-conv and --conv exclude each other", file=sys.stderr)
+        return 2
     if args.no_conv:
         overrides["conv"] = {}
     elif conv:

@@ -3,12 +3,25 @@ import os
 import subprocess
 import sys
 
+from snnlib.__main__ import main
+
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "snnlib", *args], capture_output=True, text=True,
                           env=ENV, cwd=cwd, timeout=600)
+
+
+def cli_in_process(capsys, *args):
+    """``(exit code, stdout, stderr)`` of ``main(args)`` in this process: usage errors need no
+    fresh interpreter (the subprocess tests cover what a whole process prints)."""
+    try:
+        code = main(list(args))
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_train_smoke_run(tmp_path):
@@ -33,13 +46,15 @@ def test_no_progress_run_in_a_clean_environment_writes_nothing_to_stderr(tmp_pat
     assert (tmp_path / "cache").is_dir(), "the recordings must have been binned in this run"
 
 
-def test_unknown_choices_list_the_valid_ones():
-    proc = run_cli("train", "--dataset", "imagenet")
-    assert proc.returncode == 2 and "valid choices" in proc.stderr and "randman" in proc.stderr
-    proc = run_cli("train", "--impl", "quantum")
-    assert proc.returncode == 2 and "dense" in proc.stderr and "sparse_layer" in proc.stderr
-    proc = run_cli("report", "--preset", "huge")
-    assert proc.returncode == 2 and "tiny" in proc.stderr
+def test_unknown_choices_list_the_valid_ones(capsys):
+    code, _, err = cli_in_process(capsys, "train", "--dataset", "imagenet")
+    assert code == 2 and "valid choices" in err and "randman" in err
+    code, _, err = cli_in_process(capsys, "train", "--impl", "quantum")
+    assert code == 2 and "dense" in err and "sparse_layer" in err
+    code, _, err = cli_in_process(capsys, "report", "--preset", "huge")
+    assert code == 2 and "tiny" in err
+    code, _, err = cli_in_process(capsys, "train", "--conv", "channels=8", "--no-conv")
+    assert code == 2 and "--no-conv and --conv exclude each other" in err
 
 
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
@@ -54,15 +69,17 @@ def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
     assert str(tmp_path / "empty") in lines[0]
 
 
-def test_sparse_impl_without_max_activity_is_rejected_like_the_benchmark():
-    proc = run_cli("train", "--preset", "tiny", "--impl", "sparse_layer", "--no-progress")
-    assert proc.returncode == 2 and "error:" in proc.stderr and "max-activity" in proc.stderr
+def test_sparse_impl_without_max_activity_is_rejected_like_the_benchmark(capsys):
+    code, _, err = cli_in_process(capsys, "train", "--preset", "tiny", "--impl", "sparse_layer",
+                                  "--no-progress")
+    assert code == 2 and "error:" in err and "max-activity" in err
 
 
-def test_bench_zero_steps_or_repeats_is_a_usage_error(tmp_path):
+def test_bench_zero_steps_or_repeats_is_a_usage_error(tmp_path, capsys):
     for flag in ("--steps", "--repeats"):
-        proc = run_cli("bench", "--preset", "tiny", flag, "0", "--out", str(tmp_path))
-        assert proc.returncode == 2 and f"argument {flag}: must be >= 1" in proc.stderr
+        code, _, err = cli_in_process(capsys, "bench", "--preset", "tiny", flag, "0", "--out",
+                                      str(tmp_path))
+        assert code == 2 and f"argument {flag}: must be >= 1" in err
         assert not (tmp_path / "bench.json").exists()
 
 

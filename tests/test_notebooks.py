@@ -1,19 +1,17 @@
 """Every notebook renders headless with its tiny preset, exactly as ``./build.sh`` renders it.
 
 One subprocess runs ``python -m snnlib report --preset tiny`` (the command ``./build.sh``
-runs) in an environment scrubbed like CI's (``env -i HOME PATH LANG``): no ``TF_*``,
-``KERAS_*``, ``SNNLIB_*`` or ``PYTHON*`` variable of the test runner reaches it. That is how a
-brand-new machine renders the reports, so a notebook that needs something of the developer's
-shell (e.g. an allocator setting for its memory figures) fails here. The tests below read the
-one rendering.
+runs; ``conftest.py`` starts it in the background as soon as these tests are selected, so the
+rest of the suite runs meanwhile) in an environment scrubbed like CI's (``env -i HOME PATH
+LANG``): no ``TF_*``, ``KERAS_*``, ``SNNLIB_*`` or ``PYTHON*`` variable of the test runner
+reaches it. That is how a brand-new machine renders the reports, so a notebook that needs
+something of the developer's shell (e.g. an allocator setting for its memory figures) fails
+here. The tests below read the one rendering.
 """
 
 import json
-import os
 import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,22 +22,17 @@ from snnlib.runtime import is_startup_noise
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = [p.stem for p in discover_notebooks(NOTEBOOKS)]
-CI_LIKE_ENV = {"HOME": os.environ.get("HOME", "/root"), "PATH": os.environ.get("PATH", ""),
-               "LANG": "C.UTF-8"}
 NOISE_IN_HTML = ("All log messages before absl::InitializeLog", "cudart_stub", "cuInit",
                  "running over TCP")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(notebook_rendering):
     """``(out_dir, {name: summary entry}, combined output of the report command)``."""
-    out = tmp_path_factory.mktemp("reports")
-    proc = subprocess.run([sys.executable, "-m", "snnlib", "report", "--preset", "tiny",
-                           "--out", str(out)], cwd=ROOT, env=CI_LIKE_ENV, capture_output=True,
-                          text=True, timeout=3600)
+    out, output = notebook_rendering
     summary = json.loads((out / "summary.json").read_text())
     entries = {e["name"]: e for e in summary["notebooks"]}
-    return out, entries, proc.stdout + proc.stderr
+    return out, entries, output
 
 
 @pytest.mark.slow
