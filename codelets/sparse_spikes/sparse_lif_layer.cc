@@ -66,7 +66,26 @@ inline int64_t GradBlock() {
   const int bytes = VectorBytes();
   return bytes == 64 ? kGradBlockOf<64> : bytes == 32 ? kGradBlockOf<32> : kGradBlockOf<16>;
 }
-constexpr int64_t kChunkBytes = 65536;  // dI rows of one block and chunk of steps (in L2)
+// The backward pass's chunks of steps (ChunkEntries): a chunk's dI rows of one block take at
+// least kChunkBytes and at most kChunkBytesMax (in L2 beside the block's W and dW panels).
+constexpr int64_t kChunkBytes = 65536, kChunkBytesMax = 262144;
+// Each visit of an input neuron in a chunk loads and stores its W and dW segments: chunks grow
+// (up to kChunkBytesMax) until an average input neuron is listed this many times per chunk.
+constexpr int64_t kEntriesPerVisit = 16;
+
+// Steps per chunk for `entries` listed input slots over t_len * batch rows of `row_bytes` dI
+// each: the fewest rows with kEntriesPerVisit entries per input neuron, within the byte bounds.
+inline int64_t ChunkSteps(int64_t entries, int64_t t_len, int64_t batch, int64_t n_in,
+                          int64_t row_bytes) {
+  const int64_t least = std::max<int64_t>(1, kChunkBytes / row_bytes);
+  const int64_t most = std::max<int64_t>(least, kChunkBytesMax / row_bytes);
+  const double per_row = static_cast<double>(entries) / static_cast<double>(t_len * batch);
+  const double wanted = per_row > 0 ? kEntriesPerVisit * static_cast<double>(n_in) / per_row
+                                    : static_cast<double>(most);
+  const int64_t chunk_rows = std::clamp<int64_t>(static_cast<int64_t>(std::min(wanted, 1e15)),
+                                                 least, most);
+  return std::max<int64_t>(1, chunk_rows / batch);
+}
 
 // Shape checks of a time-major sparse sequence (ids [T, B, S], counts [T, B, 2]) and its
 // contents: counts in [0, S], counts0 <= counts1, ids in [0, n) for listed slots.
@@ -836,15 +855,16 @@ class SparseLifLayerGradOp : public OpKernel {
         }
       }
     });
-    // The input slots grouped by input neuron per chunk of steps (ChunkEntries); a chunk's dI
-    // rows of one block take about kChunkBytes.
-    const int64_t steps = std::max<int64_t>(
-        1, kChunkBytes / static_cast<int64_t>(width * sizeof(T)) / batch);
+    // The input slots grouped by input neuron per chunk of steps (ChunkEntries, ChunkSteps).
+    auto listed_of = [&](int64_t r) { return i_cnt[2 * r + (input_grad_ ? 1 : 0)]; };
+    int64_t listed_total = 0;
+    for (int64_t r = 0; r < rows; ++r) listed_total += listed_of(r);
+    const int64_t steps = ChunkSteps(listed_total, t_len, batch, n_in,
+                                     static_cast<int64_t>(width * sizeof(T)));
     const int64_t n_chunks = (t_len + steps - 1) / steps, chunk_rows = steps * batch;
     OP_REQUIRES(ctx, chunk_rows <= std::numeric_limits<int32_t>::max(),
                 absl::InvalidArgumentError(absl::StrCat(
                     op, ": batch ", batch, " is too large (at most 2**31 - 1 rows per step)")));
-    auto listed_of = [&](int64_t r) { return i_cnt[2 * r + (input_grad_ ? 1 : 0)]; };
     Tensor beg_tensor, gfirst_tensor, gnum_tensor;
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_chunks + 1}, op,
                                      "the chunk entry offsets", &beg_tensor));

@@ -50,15 +50,17 @@ def test_compiled_equals_reference_float64(rng, th2, capacity, graph):
     _assert_same(ref, com, capacity)
 
 
-@pytest.mark.parametrize("t_len,batch", [(70, 5), (4, 300)])
-def test_compiled_equals_reference_over_several_chunks_and_blocks(rng, t_len, batch):
-    """The backward pass walks chunks of steps (about 64 KB of dI rows per block: 128 float64
+@pytest.mark.parametrize("t_len,batch,n_in,s_in", [(70, 5, 40, 10), (4, 300, 40, 10),
+                                                   (60, 20, 600, 2)])
+def test_compiled_equals_reference_over_several_chunks_and_blocks(rng, t_len, batch, n_in, s_in):
+    """The backward pass walks chunks of steps (at least 64 KB of dI rows per block: 128 float64
     rows of a 64-neuron block with AVX-512, 256 of a 32-neuron one otherwise): 70 x 5 rows are
     three chunks (25, 25, 20 steps) or two (51, 19); 4 x 300 rows are four chunks of one step (a
-    batch larger than a chunk). 140 neurons are 3 forward blocks and 3 or 5 backward blocks,
-    the last one partial."""
+    batch larger than a chunk). With at most 2 of 600 inputs listed per row, chunks grow to
+    the 256 KB limit (ChunkSteps): 60 x 20 rows are three chunks (25, 25, 10 steps) or two
+    (51, 9). 140 neurons are 3 forward blocks and 3 or 5 backward blocks, the last partial."""
     require_compiled()
-    w, spikes = _inputs(rng, t_len=t_len, batch=batch, n_in=40, s_in=10, n=140)
+    w, spikes = _inputs(rng, t_len=t_len, batch=batch, n_in=n_in, s_in=s_in, n=140)
     ref = _run("reference", w, spikes, 0.9, 12)
     com = _run("compiled", w, spikes, 0.9, 12)
     _assert_same(ref, com, 12)
