@@ -110,20 +110,22 @@ class LIFStack(keras.layers.Layer):
             # Transpose the (small) index lists to time-major, never a dense input.
             x = SparseSpikes(tf.transpose(spikes.ids, [1, 0, 2]),
                              tf.transpose(spikes.counts, [1, 0, 2]))
+        return snn_forward(self.layer_weights(), x, self.params, impl=self.impl,
+                           sparse_sizes=self.sparse_sizes, return_potentials=return_potentials,
+                           time_major=True, dense_hidden=dense_hidden)
+
+    def layer_weights(self) -> list:
+        """The weights :func:`snnlib.network.snn_forward` takes: one tensor ``[in, out]`` per
+        layer, a :class:`snnlib.functional.conv.ConvKernel` for the conv layer."""
         weights = [tf.convert_to_tensor(k) for k in self.kernels]
         if self.conv is not None:
             weights[0] = ConvKernel(weights[0], self.conv)
-        return snn_forward(weights, x, self.params, impl=self.impl, sparse_sizes=self.sparse_sizes,
-                           return_potentials=return_potentials, time_major=True,
-                           dense_hidden=dense_hidden)
+        return weights
 
     def weight_matrices(self) -> list:
         """Every layer's weights as an ``[in, out]`` matrix (a conv layer's ``M(K)``,
         :func:`snnlib.functional.conv.conv_matrix`), as tensors."""
-        weights = [tf.convert_to_tensor(k) for k in self.kernels]
-        if self.conv is not None:
-            weights[0] = ConvKernel(weights[0], self.conv).matrix()
-        return weights
+        return [w.matrix() if isinstance(w, ConvKernel) else w for w in self.layer_weights()]
 
     def get_config(self):
         return {**super().get_config(), "sizes": self.sizes,
