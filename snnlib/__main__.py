@@ -18,6 +18,8 @@ import argparse
 import json
 import sys
 
+from snnlib.runtime import device_line
+
 
 def _train_parser(sub) -> None:
     from snnlib.layers.classifier import READOUTS
@@ -58,9 +60,7 @@ def _train_parser(sub) -> None:
                         "spatial_jitter, time_jitter_us, drop_event)")
     p.add_argument("--conv", action="append", default=[], metavar="KEY=VALUE",
                    help="a convolutional first LIF layer, e.g. --conv channels=8 --conv kernel=5 "
-                        "--conv stride=2 (merged into the preset's; neuromorphic sets)")
-    p.add_argument("--no-conv", action="store_true",
-                   help="no convolutional layer, even where the preset has one")
+                        "--conv stride=2 (neuromorphic sets)")
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")
@@ -128,17 +128,10 @@ def _cmd_train(args) -> int:
         overrides["data"] = data  # the preset's data options belong to its own dataset
     elif data:
         overrides["data"] = {**PRESETS[args.preset].data, **data}
-    augment = _parse_data_options(args.augment, "--augment")
-    if augment:
-        overrides["augment"] = {**PRESETS[args.preset].augment, **augment}
-    conv = _parse_data_options(args.conv, "--conv")
-    if args.no_conv and conv:
-        print("error: --no-conv and --conv exclude each other", file=sys.stderr)
-        return 2
-    if args.no_conv:
-        overrides["conv"] = {}
-    elif conv:
-        overrides["conv"] = {**PRESETS[args.preset].conv, **conv}
+    for field in ("augment", "conv"):  # KEY=VALUE options merged into the preset's
+        options = _parse_data_options(getattr(args, field), f"--{field}")
+        if options:
+            overrides[field] = {**getattr(PRESETS[args.preset], field), **options}
     try:
         initialize = _init_from_nir(args, overrides) if args.init_from else None
         config = TrainConfig.from_preset(args.preset, **overrides)
@@ -217,7 +210,7 @@ def _init_from_nir(args, overrides: dict):
     from snnlib.interop import assign_weights, from_nir
 
     flags = {"--hidden": args.hidden, "--readout": args.readout, "--alpha": args.alpha,
-             "--no-delay": args.no_delay}
+             "--no-delay": args.no_delay, "--conv": args.conv}
     clash = [flag for flag, value in flags.items() if value]
     if clash:
         raise ValueError(f"{', '.join(clash)}: the network comes from --init-from")
@@ -393,20 +386,11 @@ def main(argv=None) -> int:
     _replica_parser(sub)
     _export_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("train", "evaluate", "bench"):
-        _name_the_gpu()
+    if args.command in ("train", "evaluate", "bench") and (gpu := device_line()):
+        print(gpu, file=sys.stderr)  # on a machine with a GPU: which one TensorFlow uses
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "bench": _cmd_bench,
                 "report": _cmd_report, "replica": _cmd_replica, "export": _cmd_export}
     return commands[args.command](args)
-
-
-def _name_the_gpu() -> None:
-    """On a machine with a GPU, say once (on stderr) which one TensorFlow uses."""
-    from snnlib.runtime import device_line
-
-    line = device_line()
-    if line:
-        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

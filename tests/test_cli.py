@@ -53,8 +53,8 @@ def test_unknown_choices_list_the_valid_ones(capsys):
     assert code == 2 and "dense" in err and "sparse_layer" in err
     code, _, err = cli_in_process(capsys, "report", "--preset", "huge")
     assert code == 2 and "tiny" in err
-    code, _, err = cli_in_process(capsys, "train", "--conv", "channels=8", "--no-conv")
-    assert code == 2 and "--no-conv and --conv exclude each other" in err
+    code, _, err = cli_in_process(capsys, "train", "--conv", "filters=8")
+    assert code == 2 and "unknown conv fields ['filters']" in err
 
 
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
