@@ -29,15 +29,15 @@
 // row's input spikes and records per (block, row) two 64-bit masks (spikes, candidates; vector
 // compares) and the potentials of flagged neurons only (packed); the selection then reads
 // masks, not dense potentials.
-// Backward: the input slots are first grouped by input neuron per chunk of steps (a counting
-// sort, once per call). Per block and chunk, from the last chunk to the first, the reverse-time
-// filter writes the chunk's dI rows ([rows of the chunk, width], about 64 KB: in L2), then each
-// input neuron j listed in the chunk is visited once with W[j, block] and its dW accumulator in
-// registers: dW[j, block] += dI rows where j spiked, slot gradient = W[j, block] . dI row for
+// Backward: the input slots are first grouped by input neuron per chunk of steps (a counting sort,
+// once per call). Per block and chunk, from the last chunk to the first, the reverse-time filter
+// writes the chunk's dI rows ([rows of the chunk, width], 64-256 KB by ChunkSteps: in L2), then
+// each input neuron j listed in the chunk is visited once with W[j, block] and its dW accumulator
+// in registers: dW[j, block] += dI rows where j spiked, slot gradient = W[j, block] . dI row for
 // each listed slot of j (accumulated per entry, scattered to the slots once at the end). The
-// surrogate injections are computed once per call and stored block by block (each block reads
-// its own, contiguous). No dense [T, B, N] buffer or transpose; the accumulators are vectors of
-// the native width of each ISA build (SNNLIB_BY_WIDTH in simd.h).
+// surrogate injections are computed once per call and stored block by block (each block reads its
+// own, contiguous). No dense [T, B, N] buffer or transpose; the accumulators are vectors of the
+// native width of each ISA build (SNNLIB_BY_WIDTH in simd.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
