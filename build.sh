@@ -7,7 +7,7 @@
 #                               with the versions pinned in requirements.lock
 #   ./build.sh lock             regenerate requirements.lock from pyproject.toml (uv pip compile)
 #   ./build.sh codelets         compile the C++ ops in codelets/ into snnlib/_ops/
-#   ./build.sh reports [--preset tiny|full] [--only 01 02]
+#   ./build.sh reports [--preset tiny|full] [--only 01 02] [--jobs N]
 #   ./build.sh clean            remove generated files (reports, compiled ops, caches)
 #   ./build.sh lab [--port N] [--ip ADDR] [--root DIR] [jupyter lab options]
 #                               JupyterLab on notebooks/ (127.0.0.1:8888): NN_topic.py open as

@@ -254,18 +254,21 @@ def _cmd_export(args) -> int:
 
 def _report_parser(sub) -> None:
     from snnlib.notebook_presets import REPORT_PRESETS
+    from snnlib.reporting import DEFAULT_JOBS
 
     p = sub.add_parser("report", help="run the notebooks headless and render reports/")
     p.add_argument("--preset", choices=REPORT_PRESETS, default="tiny")
     p.add_argument("--only", nargs="+", help="notebook number prefixes, e.g. --only 01 02")
     p.add_argument("--out", help="output directory (default: reports/)")
+    p.add_argument("--jobs", type=_count(1), default=DEFAULT_JOBS,
+                   help=f"notebooks rendered at once (default here: {DEFAULT_JOBS})")
 
 
 def _cmd_report(args) -> int:
     from snnlib.reporting import run_reports
 
     try:
-        return run_reports(args.preset, out_dir=args.out, only=args.only)
+        return run_reports(args.preset, out_dir=args.out, only=args.only, jobs=args.jobs)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -57,3 +57,5 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
     },
 }
 REPORT_PRESETS = tuple(NOTEBOOK_PRESETS)
+# Notebooks that time kernels or training steps: a parallel report renders them alone.
+TIMED_NOTEBOOKS = ("02_sparse_spikes", "03_sparse_training", "04_benchmarks")

@@ -27,28 +27,29 @@ pipeline writes under ``reports/`` is readable by others (``0o644``), and writte
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
-import html
 import json
+import multiprocessing
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from snnlib.notebook_presets import NOTEBOOK_PRESETS
+from snnlib.notebook_presets import NOTEBOOK_PRESETS, TIMED_NOTEBOOKS
 from snnlib.presets import choose
+from snnlib.report_index import REPORT_MODE, with_earlier_results, write_index
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_ENV = "SNNLIB_METRICS_FILE"
 HEADLINE_ENV = "SNNLIB_HEADLINE_FILE"
 HEADLESS_ENV = "SNNLIB_HEADLESS"
-REPORT_MODE = 0o644
 SCRUBBED_PREFIXES = ("TF_", "KERAS_", "XLA_", "SNNLIB_")
 PASSED_THROUGH = ("SNNLIB_PURE_PY", "SNNLIB_DATA_DIR", "SNNLIB_CACHE_DIR")
 MATHJAX_DIR = "mathjax"
 MATHJAX_QUERY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 THUMB_DIR = "thumbs"
-BROWSER_DIR = "browser"  # screenshots of JupyterLab written by the browser test (tests/test_lab.py)
+DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))  # notebooks at once: the cores, at most 4
 
 
 def save_metrics(**metrics) -> dict:
@@ -281,115 +282,58 @@ def _write_first_figure(nb, path: Path) -> None:
                 return
 
 
-def _format_metrics(metrics: dict) -> str:
-    parts = []
-    for key, value in metrics.items():
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        parts.append(f"{html.escape(str(key))} = {html.escape(text)}")
-    return "<br>".join(parts)
-
-
-def browser_screenshots_html(out_dir: Path) -> str:
-    """An index section linking the browser test's screenshots ``<out_dir>/browser/*.png`` in the
-    order they were taken (notebook 01 in JupyterLab before and after a slider moved); ``""``
-    when there are none."""
-    shots = sorted((Path(out_dir) / BROWSER_DIR).glob("*.png"), key=lambda p: p.stat().st_mtime)
-    if not shots:
-        return ""
-    links = "".join(
-        f'<a href="{BROWSER_DIR}/{html.escape(p.name)}" title="{html.escape(p.name)}">'
-        f'<img src="{BROWSER_DIR}/{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="420" '
-        f'style="margin:0 1em 1em 0;border:1px solid #ccc"></a>'
-        for p in shots)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(p.stat().st_mtime for p in shots)))
-    return ("<h2>The workbook in JupyterLab</h2><p>Screenshots of the browser test "
-            f"(<code>tests/test_lab.py</code>, {stamp}): notebook 01 opened with "
-            "<code>./build.sh lab</code>, before and after a slider of its panel moved.</p>"
-            f"<p>{links}</p>")
-
-
-def write_index(results: list[dict], out_dir: Path, preset: str) -> Path:
-    """Write ``index.html`` and ``summary.json`` for the rendered notebooks: one row per
-    notebook with its status, run time, headline thumbnail (a link to the notebook) and key
-    metrics."""
-    from snnlib.atomic import write_atomic
-
-    rows = []
-    for r in results:
-        color = "#e6f4ea" if r["status"] == "ok" else "#fce8e6"
-        err = f"<br><small>{html.escape(r['error'])}</small>" if r.get("error") else ""
-        link = html.escape(r["html"])
-        thumb = (f'<a href="{link}"><img src="{html.escape(r["thumbnail"])}" '
-                 f'alt="headline figure of {html.escape(r["name"])}"></a>'
-                 if r.get("thumbnail") else "")
-        rows.append(
-            f'<tr style="background:{color}"><td><a href="{link}">'
-            f'{html.escape(r["name"])}</a></td><td>{r["status"]}{err}</td>'
-            f'<td>{r["runtime_s"]:.1f} s</td><td>{thumb}</td>'
-            f'<td>{_format_metrics(r["metrics"])}</td></tr>'
-        )
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>snnlib reports</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.4em .8em;border:1px solid #ccc;"
-        "vertical-align:top}table{border-collapse:collapse}img{max-width:360px;max-height:240px}"
-        "</style></head><body>"
-        f"<h1>snnlib workbook reports</h1><p>Preset <b>{html.escape(preset)}</b>, rendered {stamp}.</p>"
-        "<table><tr><th>notebook</th><th>status</th><th>run time</th><th>headline figure</th>"
-        "<th>key metrics</th></tr>"
-        + "".join(rows) + "</table>" + browser_screenshots_html(out_dir) + "</body></html>"
-    )
-    index = Path(out_dir) / "index.html"
-    write_atomic(index, page, REPORT_MODE)
-    write_atomic(Path(out_dir) / "summary.json",
-                 json.dumps({"preset": preset, "rendered": stamp, "notebooks": results}, indent=2),
-                 REPORT_MODE)
-    return index
-
-
 def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path | None = None,
                 only: list[str] | None = None, log=print,
-                presets: dict = NOTEBOOK_PRESETS) -> int:
+                presets: dict = NOTEBOOK_PRESETS, jobs: int = 1) -> int:
     """Render every notebook (or those whose name starts with an entry of ``only``; the index
     then keeps the earlier rows of the other notebooks).
 
-    Returns 0 when all rendered notebooks succeeded, 1 otherwise. ``log`` receives one line
-    per notebook. ``presets``: the notebooks' parameters (:func:`load_parameters`).
+    ``jobs > 1`` renders up to ``jobs`` notebooks at once, each in its own worker process; the
+    notebooks that time something (:data:`TIMED_NOTEBOOKS`) are rendered first and alone, so
+    that no other kernel competes with their measurements. Returns 0 when all rendered
+    notebooks succeeded, 1 otherwise. ``log`` receives two lines per notebook (start, end).
+    ``presets``: the notebooks' parameters (:func:`load_parameters`).
     """
     nb_dir = Path(nb_dir or ROOT / "notebooks")
     out_dir = Path(out_dir or ROOT / "reports")
     choose(presets, preset, "report preset")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1 (notebooks rendered at once); got {jobs!r}")
     sources = discover_notebooks(nb_dir)
     if only:
         sources = [s for s in sources if any(s.stem.startswith(o) for o in only)]
     if not sources:
         raise ValueError(f"no notebooks NN_topic.py found in {nb_dir}" + (f" matching {only}" if only else ""))
-    results = []
-    for source in sources:
-        log(f"report: running {source.name} (preset {preset}) ...")
-        result = render_notebook(source, out_dir, preset, presets=presets)
-        log(f"report: {source.name}: {result['status']} in {result['runtime_s']:.1f} s"
-            + (f" ({result['error']})" if result["error"] else ""))
-        results.append(result)
+    timed = [s for s in sources if s.stem in TIMED_NOTEBOOKS] if jobs > 1 else []
+    results = [_render_logged(s, out_dir, preset, presets, log) for s in timed]
+    rest = [s for s in sources if s not in timed]
+    if jobs > 1 and len(rest) > 1:
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(rest)), mp_context=spawn) as pool:
+            for source in rest:
+                log(f"report: queued {source.name} (preset {preset}, {jobs} at once)")
+            futures = {pool.submit(render_notebook, s, out_dir, preset, presets=presets): s
+                       for s in rest}
+            for future in concurrent.futures.as_completed(futures):
+                results.append(_logged_result(futures[future], future.result(), log))
+    else:
+        results += [_render_logged(s, out_dir, preset, presets, log) for s in rest]
+    results.sort(key=lambda r: r["name"])
     code = 0 if all(r["status"] == "ok" for r in results) else 1
     if only:
-        results = _with_earlier_results(results, out_dir, preset)
+        results = with_earlier_results(results, out_dir, preset)
     index = write_index(results, out_dir, preset)
     log(f"report: wrote {index}")
     return code
 
 
-def _with_earlier_results(results: list[dict], out_dir: Path, preset: str) -> list[dict]:
-    """``results`` plus the rows of an earlier ``summary.json`` of the same preset for the
-    notebooks not rendered now (and whose HTML is still there), in name order: rendering a
-    few notebooks keeps the others in the index."""
-    try:
-        earlier = json.loads((Path(out_dir) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return results
-    if earlier.get("preset") != preset:
-        return results
-    names = {r["name"] for r in results}
-    kept = [r for r in earlier.get("notebooks", [])
-            if r.get("name") not in names and (Path(out_dir) / r.get("html", "")).is_file()]
-    return sorted(results + kept, key=lambda r: r["name"])
+def _render_logged(source: Path, out_dir: Path, preset: str, presets: dict, log) -> dict:
+    """:func:`render_notebook` in this process, with its start and end logged."""
+    log(f"report: running {source.name} (preset {preset}) ...")
+    return _logged_result(source, render_notebook(source, out_dir, preset, presets=presets), log)
+
+
+def _logged_result(source: Path, result: dict, log) -> dict:
+    log(f"report: {source.name}: {result['status']} in {result['runtime_s']:.1f} s"
+        + (f" ({result['error']})" if result["error"] else ""))
+    return result

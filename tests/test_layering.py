@@ -21,8 +21,9 @@ The layer order, bottom to top; a module may import its own layer or any layer b
 6. ``interop``: NIR export and import of the classifier (the command line loads runs for it).
 7. ``bench``: the benchmark harness (builds classifiers; never imports ``train``).
 8. ``notebook_presets``: the notebooks' parameters per report preset (data only).
-9. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
-10. ``__main__``: the command line.
+9. ``report_index``: the report's index page and summary (HTML and JSON only).
+10. ``plotting``, ``reporting``: what the notebooks use besides the layers above.
+11. ``__main__``: the command line.
 
 The package root ``snnlib`` (``__init__``) is a facade above everything: it names the public
 API lazily and imports only ``runtime`` at load time.
@@ -46,6 +47,7 @@ LAYERS = [
     {"interop"},
     {"bench"},
     {"notebook_presets"},
+    {"report_index"},
     {"plotting", "reporting"},
     {"__main__"},
 ]

@@ -81,6 +81,35 @@ def test_failing_notebook_gets_partial_html_and_red_row(tmp_path):
     assert "#fce8e6" in (out / "index.html").read_text()
 
 
+def test_parallel_report_renders_timed_notebooks_alone_then_the_rest_at_once(tmp_path, monkeypatch):
+    from snnlib import reporting
+
+    monkeypatch.setattr(reporting, "TIMED_NOTEBOOKS", ("03_timed",))
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name in ("01_ok", "03_timed", "04_ok"):
+        (nb_dir / f"{name}.py").write_text(f'# %%\nprint("{name} fine")\n')
+    (nb_dir / "02_broken.py").write_text(FAILING)
+    out, lines = tmp_path / "out", []
+    code = run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lines.append, jobs=2,
+                       presets={"tiny": {"02_broken": {"value": 7}}})
+    assert code == 1
+    assert lines[0].startswith("report: running 03_timed.py") and "03_timed.py: ok" in lines[1]
+    assert sum("queued" in line for line in lines) == 3  # the others, after the timed one ended
+    rows = json.loads((out / "summary.json").read_text())["notebooks"]
+    assert [(r["name"], r["status"]) for r in rows] == [
+        ("01_ok", "ok"), ("02_broken", "failed"), ("03_timed", "ok"), ("04_ok", "ok")]
+    assert rows[1]["metrics"] == {"value": 7}  # parameters and metrics reach the worker's kernel
+    assert "04_ok fine" in (out / "04_ok.html").read_text()
+    for jobs in (0, 1.5, True):
+        try:
+            run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lines.append, jobs=jobs)
+        except ValueError as err:
+            assert "jobs must be an integer >= 1" in str(err)
+        else:
+            raise AssertionError(f"jobs={jobs!r} must raise")
+
+
 def test_parameters_come_from_the_notebook_presets():
     assert load_parameters(NOTEBOOKS / "01_lif_dynamics.py", "tiny")["train_preset"] == "tiny"
     try:
