@@ -20,7 +20,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
                                  capacities=[1, 2, 4, 8, 16, 32],
                                  bench_activities=[0.01, 0.05, 0.2], bench_repeats=3,
                                  bench_inner=5, bench_steps=10),
-        "03_sparse_training": dict(train_preset="randman", train_epochs=5, hidden=[128],
+        "03_sparse_training": dict(train_preset="randman", train_epochs=3, hidden=[128],
                                    timing_sizes=[256, 256, 256, 10], timing_steps=50,
                                    timing_batch=32, timing_repeats=3),
         "04_benchmarks": dict(preset="tiny", warmup=1, repeats=3, steps=2, isolate=False),
