@@ -308,6 +308,8 @@ def run_reports(preset: str = "tiny", nb_dir: Path | None = None, out_dir: Path 
     results = [_render_logged(s, out_dir, preset, presets, log) for s in timed]
     rest = [s for s in sources if s not in timed]
     if jobs > 1 and len(rest) > 1:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        install_mathjax(out_dir)  # once, here: workers that both found it missing would race
         spawn = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(min(jobs, len(rest)), mp_context=spawn) as pool:
             for source in rest:

@@ -101,6 +101,10 @@ def test_parallel_report_renders_timed_notebooks_alone_then_the_rest_at_once(tmp
         ("01_ok", "ok"), ("02_broken", "failed"), ("03_timed", "ok"), ("04_ok", "ok")]
     assert rows[1]["metrics"] == {"value": 7}  # parameters and metrics reach the worker's kernel
     assert "04_ok fine" in (out / "04_ok.html").read_text()
+    fresh = tmp_path / "fresh"  # no timed notebook first: MathJax is copied once, before the pool
+    assert run_reports("tiny", nb_dir=nb_dir, out_dir=fresh, only=["01", "04"], jobs=2,
+                       log=lines.append) == 0
+    assert (fresh / "mathjax" / "MathJax.js").exists() and not (fresh / ".mathjax.tmp").exists()
     for jobs in (0, 1.5, True):
         try:
             run_reports("tiny", nb_dir=nb_dir, out_dir=out, log=lines.append, jobs=jobs)
