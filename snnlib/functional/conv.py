@@ -36,12 +36,15 @@ class ConvSpec:
         channels: number of feature maps ``C_out``.
         kernel: kernel width = height ``k``.
         stride: step ``s`` between kernel positions, in both directions.
+        init_scale: scale of this layer's initial kernel on top of the network's ``weight_mul``
+            (:meth:`init_kernel`); a training choice, not part of the geometry.
     """
 
     in_shape: tuple
     channels: int
     kernel: int = 5
     stride: int = 2
+    init_scale: float = 1.0
 
     def __post_init__(self):
         shape = tuple(self.in_shape) if isinstance(self.in_shape, (tuple, list)) else ()
@@ -55,6 +58,12 @@ class ConvSpec:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"conv {name} must be a positive integer; got {value!r}")
             object.__setattr__(self, name, int(value))
+        scale = self.init_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) \
+                or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"conv init_scale must be a positive number (the initial kernel's "
+                             f"scale on top of weight_mul, e.g. 2.0); got {scale!r}")
+        object.__setattr__(self, "init_scale", float(scale))
         if self.kernel > min(self.in_shape[:2]):
             raise ValueError(f"conv kernel {self.kernel} is larger than the input "
                              f"{self.in_shape[0]}x{self.in_shape[1]}")
@@ -66,14 +75,15 @@ class ConvSpec:
         if value is None or isinstance(value, ConvSpec):
             return value
         if not isinstance(value, dict):
-            raise ValueError(f"conv must be a dict of ConvSpec fields (channels, kernel, stride); "
+            raise ValueError(f"conv must be a dict of ConvSpec fields (channels, kernel, stride, "
+                             f"init_scale); "
                              f"got {value!r}")
         if not value:
             return None
         unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown conv fields {unknown}; known: in_shape, channels, kernel, "
-                             "stride")
+                             "stride, init_scale")
         fields = dict(value)
         if "in_shape" not in fields:
             if in_shape is None:
@@ -107,13 +117,15 @@ class ConvSpec:
     def params(self) -> dict:
         """The fields as plain values (a JSON-able config)."""
         return {"in_shape": list(self.in_shape), "channels": self.channels,
-                "kernel": self.kernel, "stride": self.stride}
+                "kernel": self.kernel, "stride": self.stride, "init_scale": self.init_scale}
 
     def init_kernel(self, *, weight_mul: float = 1.0, seed: int = 0,
                     dtype=np.float32) -> np.ndarray:
         """The fan-in initialisation of :func:`snnlib.functional.params.init_weights` with the
-        kernel's fan-in: ``K ~ U(-a, a) + 0.001``, ``a = sqrt(6 / (k k C)) weight_mul``."""
-        a = math.sqrt(6.0 / (self.kernel * self.kernel * self.in_shape[2])) * weight_mul
+        kernel's fan-in: ``K ~ U(-a, a) + 0.001``,
+        ``a = sqrt(6 / (k k C)) weight_mul init_scale``."""
+        a = math.sqrt(6.0 / (self.kernel * self.kernel * self.in_shape[2])) * weight_mul \
+            * self.init_scale
         draws = np.random.default_rng(seed).uniform(-a, a, size=self.kernel_shape)
         return np.ascontiguousarray(draws + 0.001, dtype=dtype)
 

@@ -98,6 +98,9 @@ def test_network_with_a_conv_layer_agrees_across_implementations(impl):
     (dict(in_shape=(34, 34, 2), channels=0), "channels must be a positive integer"),
     (dict(in_shape=(34, 34, 2), channels=8, stride=1.5), "stride must be a positive integer"),
     (dict(in_shape=(4, 4, 2), channels=8, kernel=5), "larger than the input"),
+    (dict(in_shape=(34, 34, 2), channels=8, init_scale=0), "init_scale must be a positive"),
+    (dict(in_shape=(34, 34, 2), channels=8, init_scale="2"), "init_scale must be a positive"),
+    (dict(in_shape=(34, 34, 2), channels=8, init_scale=float("nan")), "init_scale must be"),
 ])
 def test_bad_geometry_is_a_clear_error(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -114,3 +117,16 @@ def test_spec_from_a_config_needs_the_sensor_layout():
     assert (spec.out_shape, spec.n_out) == ((17, 17, 8), 17 * 17 * 8)
     with pytest.raises(ValueError, match="must have shape"):
         ConvKernel(np.zeros((3, 3, 2, 8)), spec)
+
+
+def test_init_scale_scales_the_conv_kernel_alone():
+    """``init_scale`` multiplies the kernel's draws (before the +0.001 offset) on top of
+    ``weight_mul``, and survives the config round trip."""
+    base = ConvSpec((34, 34, 2), channels=4)
+    scaled = ConvSpec.from_value({**base.params(), "init_scale": 2.0})
+    assert scaled.params()["init_scale"] == 2.0
+    assert ConvSpec.from_value(scaled.params()) == scaled
+    a = base.init_kernel(weight_mul=1.5, seed=7, dtype=np.float64) - 0.001
+    b = scaled.init_kernel(weight_mul=1.5, seed=7, dtype=np.float64) - 0.001
+    np.testing.assert_allclose(b, 2.0 * a, rtol=1e-12)
+    assert np.abs(b).max() > np.sqrt(6 / 50) * 1.5  # beyond what weight_mul alone allows
