@@ -25,7 +25,7 @@ def _train_parser(sub) -> None:
     from snnlib.layers.classifier import READOUTS
     from snnlib.learning import FEEDBACKS, RULES
     from snnlib.network import IMPLS
-    from snnlib.train import PRESETS
+    from snnlib.train.config import PRESETS, parse_th2
 
     p = sub.add_parser("train", help="train and evaluate a network (one run)")
     p.add_argument("--preset", choices=sorted(PRESETS),
@@ -48,7 +48,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
-    p.add_argument("--th2", type=float, help="second threshold (gradient mask) of the hidden layers; a spiking output layer is never masked")
+    p.add_argument("--th2", type=parse_th2, help="second threshold (gradient mask) of the hidden layers, "
+                   "e.g. 0.9, or one per hidden layer: 0.5,0.9; a spiking output is never masked")
     p.add_argument("--max-activity", type=float, help="capacity rule of the sparse implementations")
     p.add_argument("--input-capacity", type=int, help="input spike capacity S (sparse implementations)")
     p.add_argument("--no-delay", action="store_true", help="stack layers within a step (no one-step delay)")
@@ -155,8 +156,7 @@ def _cmd_train(args) -> int:
               f"acc {row.get('train_accuracy', float('nan')):.4f}  test loss "
               f"{row.get('test_loss', float('nan')):.4f} acc {row.get('test_accuracy', float('nan')):.4f}"
               f"  ({row['epoch_time_s']:.1f} s)")
-    summary = {k: result[k] for k in ("test_accuracy", "test_loss", "wall_time_s")}
-    print(json.dumps(summary))
+    print(json.dumps({k: result[k] for k in ("test_accuracy", "test_loss", "wall_time_s")}))
     return 0
 
 

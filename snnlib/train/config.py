@@ -140,12 +140,20 @@ class TrainConfig:
 
         ``th2`` (a number) masks the gradients of the hidden LIF layers; a spiking output layer
         (``readout="spikes"``) is never masked, as in the seed (th2 = -100 on the output). A
-        tuple is passed through unchanged (one entry per LIF layer).
+        tuple with one entry per hidden LIF layer (a conv layer first) gets the spiking
+        output's ``None`` appended; one with an entry per LIF layer is passed through unchanged.
         """
         th2 = self.lif.th2
+        n_hidden = len(self.hidden) + (1 if self.conv else 0)
         if isinstance(th2, (int, float)) and self.readout == "spikes":
-            n_hidden = len(self.hidden) + (1 if self.conv else 0)
             return self.lif.replace(th2=(float(th2),) * n_hidden + (None,))
+        n_lif = n_hidden + (1 if self.readout == "spikes" else 0)
+        if isinstance(th2, tuple) and len(th2) not in (n_hidden, n_lif):
+            raise ValueError(f"th2 has {len(th2)} values; this network has {n_hidden} hidden LIF "
+                             f"layers (a conv layer counts): give one value per hidden layer, or "
+                             f"one number for all")
+        if isinstance(th2, tuple) and len(th2) < n_lif:
+            return self.lif.replace(th2=th2 + (None,))  # one per hidden layer: output unmasked
         return self.lif
 
     def to_dict(self) -> dict:
@@ -178,6 +186,17 @@ def load_config_dataset(config: TrainConfig, *, progress: bool = True):
     progress = bool(options.pop("progress", True)) and config.progress and progress
     return load_dataset(config.dataset, seed=config.seed, progress=progress, index_lists=True,
                         **options)
+
+
+def parse_th2(text: str) -> float | tuple[float | None, ...] | None:
+    """``--th2`` of the command line: ``"0.9"`` (every hidden layer), ``"none"`` (no mask), or
+    one value per hidden layer, e.g. ``"0.5,0.9"`` (a conv layer first): a tuple."""
+    try:
+        values = tuple(None if v.strip().lower() == "none" else float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"th2 must be a number, 'none', or comma-separated values, one per "
+                         f"hidden layer (e.g. 0.5,0.9); got {text!r}") from None
+    return values[0] if len(values) == 1 else values
 
 
 PRESETS: dict[str, TrainConfig] = {

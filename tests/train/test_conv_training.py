@@ -9,6 +9,7 @@ import snnlib
 from snnlib.functional.conv import ConvSpec, conv_matrix
 from snnlib.interop import to_nir
 from snnlib.train import TrainConfig, evaluate_run, train_and_evaluate
+from snnlib.train.config import parse_th2
 
 CONV = {"channels": 2, "kernel": 3, "stride": 4}
 DATA = dict(limit=40, limit_test=20, n_steps=20)  # at the default 24 x 24 x 2
@@ -57,6 +58,14 @@ def test_nir_exports_the_conv_layer_as_its_matrix(conv_run):
 def test_conv_options_are_checked():
     assert TrainConfig.from_preset("nmnist-small", conv=CONV, th2=0.9).lif_params().th2 == (
         0.9, 0.9, None)
+    per_layer = TrainConfig.from_preset("nmnist-small", conv=CONV, th2=parse_th2("0.5,0.9"))
+    assert per_layer.lif_params().th2 == (0.5, 0.9, None)  # conv, hidden; the output unmasked
+    assert TrainConfig.from_dict(per_layer.to_dict()).lif_params().th2 == (0.5, 0.9, None)
+    assert parse_th2("0.9") == 0.9 and parse_th2("none") is None
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        parse_th2("0.5,x")
+    with pytest.raises(ValueError, match="th2 has 3 values; this network has 2 hidden"):
+        TrainConfig.from_preset("nmnist-small", conv=CONV, th2=(0.5, 0.9, 0.9), readout="leaky")
     with pytest.raises(ValueError, match="needs rule='bptt'"):
         TrainConfig.from_preset("nmnist-small", conv=CONV, rule="eprop")
     with pytest.raises(ValueError, match="in_shape is the dataset's sensor layout"):
