@@ -74,16 +74,15 @@ class ConvSpec:
         ``in_shape`` fills a dict without one."""
         if value is None or isinstance(value, ConvSpec):
             return value
+        names = [f.name for f in dataclasses.fields(cls)]
         if not isinstance(value, dict):
-            raise ValueError(f"conv must be a dict of ConvSpec fields (channels, kernel, stride, "
-                             f"init_scale); "
+            raise ValueError(f"conv must be a dict of ConvSpec fields ({', '.join(names[1:])}); "
                              f"got {value!r}")
         if not value:
             return None
-        unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
+        unknown = sorted(set(value) - set(names))
         if unknown:
-            raise ValueError(f"unknown conv fields {unknown}; known: in_shape, channels, kernel, "
-                             "stride, init_scale")
+            raise ValueError(f"unknown conv fields {unknown}; known: {', '.join(names)}")
         fields = dict(value)
         if "in_shape" not in fields:
             if in_shape is None:
