@@ -60,8 +60,8 @@ def _train_parser(sub) -> None:
                         "--augment shift=2 --augment drop_event=0.1 (keys: shift, "
                         "spatial_jitter, time_jitter_us, drop_event)")
     p.add_argument("--conv", action="append", default=[], metavar="KEY=VALUE",
-                   help="a convolutional first LIF layer (neuromorphic sets), e.g. --conv channels=8 "
-                        "--conv kernel=5 --conv stride=2 --conv init_scale=2 (x --weight-mul)")
+                   help="conv LIF layers first (neuromorphic sets), e.g. --conv channels=8 --conv "
+                        "kernel=5 --conv stride=2 --conv init_scale=2 (x --weight-mul); a list: one per layer, --conv channels=[16,32]")
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")

@@ -55,6 +55,9 @@ def test_unknown_choices_list_the_valid_ones(capsys):
     assert code == 2 and "tiny" in err
     code, _, err = cli_in_process(capsys, "train", "--conv", "filters=8")
     assert code == 2 and "unknown conv fields ['filters']" in err
+    code, _, err = cli_in_process(capsys, "train", "--preset", "nmnist-small", "--conv",
+                                  "channels=[8,16]", "--conv", "kernel=[5,3,3]")
+    assert code == 2 and "one value per layer" in err
 
 
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):

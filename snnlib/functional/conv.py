@@ -1,4 +1,4 @@
-"""A convolutional first layer: one 2-D convolution per time step, weights shared across space.
+"""Convolutional LIF layers: one 2-D convolution per time step, weights shared across space.
 
 Spikes of a sensor of width ``W``, height ``H`` and ``C`` channels are flattened as
 ``i = x + W y + W H c`` (the layout of :mod:`snnlib.data`: ``(x, y, p) -> x + W y + W H p``).
@@ -93,6 +93,52 @@ class ConvSpec:
             raise ValueError("conv needs channels (the number of feature maps), e.g. "
                              "{'channels': 8}")
         return cls(**fields)
+
+    @classmethod
+    def stack(cls, value, in_shape=None) -> tuple["ConvSpec", ...]:
+        """The convolutional layers at the start of a network, each taking the previous one's
+        ``out_shape`` as its ``in_shape``.
+
+        ``value``: ``None``/``{}``/``[]`` (none: ``()``), a spec, a dict of fields (one layer;
+        a field given as a list holds one value per layer, e.g. ``{"channels": [16, 32],
+        "kernel": [5, 3]}`` is two layers of stride 2, the others' fields shared), or a list
+        of specs/dicts (one per layer). ``in_shape`` fills the first layer's, where missing.
+        """
+        if value is None or isinstance(value, ConvSpec):
+            return () if value is None else (value,)
+        if isinstance(value, dict):
+            value = cls._split_layers(value)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"conv must be a dict of ConvSpec fields, or a list of them (one "
+                             f"per layer); got {value!r}")
+        specs = []
+        for l, layer in enumerate(value):
+            shape = specs[-1].out_shape if specs else in_shape
+            spec = cls.from_value(layer, in_shape=shape)
+            if spec is None:
+                raise ValueError(f"conv layer {l} is empty: give its channels")
+            if specs and spec.in_shape != specs[-1].out_shape:
+                raise ValueError(f"conv layer {l} takes in_shape {spec.in_shape}, but layer "
+                                 f"{l - 1} gives {specs[-1].out_shape}")
+            specs.append(spec)
+        return tuple(specs)
+
+    @staticmethod
+    def _split_layers(fields: dict) -> list[dict]:
+        """``{"channels": [16, 32], "stride": 2}`` -> ``[{16, 2}, {32, 2}]`` (as dicts)."""
+        lengths = {len(v) for k, v in fields.items()
+                   if k != "in_shape" and isinstance(v, (list, tuple))}
+        if not fields:
+            return []
+        if len(lengths) > 1:
+            raise ValueError(f"conv fields given per layer must have one value per layer; got "
+                             f"lists of lengths {sorted(lengths)} in {fields!r}")
+        n_layers = lengths.pop() if lengths else 1
+        if n_layers < 1:
+            raise ValueError(f"conv fields given per layer need at least one value; got {fields!r}")
+        return [{k: (v[l] if k != "in_shape" and isinstance(v, (list, tuple)) else v)
+                 for k, v in fields.items() if k != "in_shape" or l == 0}
+                for l in range(n_layers)]
 
     @property
     def out_shape(self) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from snnlib.functional.params import LIFParams, validate_sizes
-from snnlib.layers.network import LeakyReadout, LIFStack, sparse_sizes_for
+from snnlib.layers.network import LeakyReadout, LIFStack, conv_config, sparse_sizes_for
 from snnlib.learning import fixed_matrices, online_gradients, validate_rule
 from snnlib.network import IMPLS
 
@@ -79,9 +79,10 @@ class SNNClassifier(keras.Model):
         seed: weight initialisation seed.
         rule: learning rule of ``train_step``: ``"bptt"``, ``"eprop"`` or ``"decolle"``.
         feedback: e-prop's hidden-layer feedback, ``"symmetric"`` or ``"random"``.
-        conv: a convolutional first LIF layer (dict of
-            :class:`snnlib.functional.conv.ConvSpec` fields, ``in_shape`` included); then
-            ``sizes[1]`` is its ``n_out``. ``None``: all layers dense.
+        conv: convolutional first LIF layers (a dict of
+            :class:`snnlib.functional.conv.ConvSpec` fields, ``in_shape`` included, or a list
+            of them: :meth:`~snnlib.functional.conv.ConvSpec.stack`); then ``sizes[1:]``
+            starts with their ``n_out``. ``None``: all layers dense.
 
     ``call(x float[batch, time, n_in])`` returns logits ``float[batch, n_classes]``.
 
@@ -238,5 +239,5 @@ class SNNClassifier(keras.Model):
                 "readout": self.readout_kind, "max_activity": self.max_activity,
                 "input_capacity": self.input_capacity, "sparse_sizes": self.sparse_sizes,
                 "seed": self.seed, "rule": self.rule, "feedback": self.feedback,
-                "conv": None if self.stack.conv is None else self.stack.conv.params(),
+                "conv": conv_config(self.stack.convs),
                 "name": self.name}

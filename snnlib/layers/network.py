@@ -15,6 +15,15 @@ from snnlib.network import IMPLS, SNNOutput, snn_forward
 from snnlib.spikes import SparseSpikes
 
 
+def conv_config(convs) -> dict | list | None:
+    """The JSON-able ``conv`` of a layer config: ``None`` (no conv layer), one spec's fields
+    (one layer: the format of configs saved before conv layers could be stacked), or a list
+    of them."""
+    if not convs:
+        return None
+    return convs[0].params() if len(convs) == 1 else [c.params() for c in convs]
+
+
 def sparse_sizes_for(sizes, max_activity: float | None, input_capacity: int | None) -> list[int] | None:
     """The seed's capacity rule for hidden layers: ``S = max(2 * floor(max_activity * N / 2), 2)``.
 
@@ -56,9 +65,10 @@ class LIFStack(keras.layers.Layer):
         impl: ``"dense"``, ``"sparse_ops"`` or ``"sparse_layer"``.
         sparse_sizes: ``[S_in, S_1, ..., S_L]`` for the sparse implementations.
         seed: weight initialisation seed (``init_weights``).
-        conv: a convolutional first layer (:class:`snnlib.functional.conv.ConvSpec` or a dict
-            of its fields): its kernel ``[k, k, C, C_out]`` replaces ``W_0``, and ``sizes``
-            starts ``[n_in, n_out, ...]`` of that spec. ``None``: every layer is dense.
+        conv: convolutional first layers (anything :meth:`snnlib.functional.conv.ConvSpec.stack`
+            takes: a spec, a dict of its fields, or a list of them, one per layer): layer
+            ``l``'s kernel ``[k, k, C, C_out]`` replaces ``W_l``, and ``sizes`` starts
+            ``[n_in, n_out_0, n_out_1, ...]`` of those specs. ``None``: every layer is dense.
     """
 
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
@@ -73,16 +83,21 @@ class LIFStack(keras.layers.Layer):
         self.impl = impl
         self.sparse_sizes = None if sparse_sizes is None else [int(s) for s in sparse_sizes]
         self.seed = int(seed)
-        self.conv = ConvSpec.from_value(conv)
-        if self.conv is not None and self.sizes[:2] != [self.conv.n_in, self.conv.n_out]:
-            raise ValueError(f"sizes must start [n_in, n_out] = [{self.conv.n_in}, "
-                             f"{self.conv.n_out}] of the conv layer {self.conv.params()}; got "
-                             f"{self.sizes[:2]}")
+        self.convs = ConvSpec.stack(conv)
+        want = [self.convs[0].n_in, *(c.n_out for c in self.convs)] if self.convs else []
+        if self.sizes[:len(want)] != want:
+            raise ValueError(f"sizes must start [n_in, n_out, ...] = {want} of the conv layers "
+                             f"{[c.params() for c in self.convs]}; got {self.sizes}")
+
+    @property
+    def conv(self) -> ConvSpec | None:
+        """The first convolutional layer's spec (``None``: no conv layer); all: ``convs``."""
+        return self.convs[0] if self.convs else None
 
     def build(self, input_shape):
         init = init_weights(self.sizes, weight_mul=self.params.weight_mul, seed=self.seed)
-        if self.conv is not None:
-            init[0] = self.conv.init_kernel(weight_mul=self.params.weight_mul, seed=self.seed)
+        for l, spec in enumerate(self.convs):
+            init[l] = spec.init_kernel(weight_mul=self.params.weight_mul, seed=self.seed + l)
         self.kernels = [
             self.add_weight(shape=w.shape, initializer=keras.initializers.Constant(w),
                             name=f"w{l}", trainable=True)
@@ -116,10 +131,10 @@ class LIFStack(keras.layers.Layer):
 
     def layer_weights(self) -> list:
         """The weights :func:`snnlib.network.snn_forward` takes: one tensor ``[in, out]`` per
-        layer, a :class:`snnlib.functional.conv.ConvKernel` for the conv layer."""
+        layer, a :class:`snnlib.functional.conv.ConvKernel` for each conv layer."""
         weights = [tf.convert_to_tensor(k) for k in self.kernels]
-        if self.conv is not None:
-            weights[0] = ConvKernel(weights[0], self.conv)
+        for l, spec in enumerate(self.convs):
+            weights[l] = ConvKernel(weights[l], spec)
         return weights
 
     def weight_matrices(self) -> list:
@@ -131,7 +146,7 @@ class LIFStack(keras.layers.Layer):
         return {**super().get_config(), "sizes": self.sizes,
                 "params": dataclasses.asdict(self.params), "impl": self.impl,
                 "sparse_sizes": self.sparse_sizes, "seed": self.seed,
-                "conv": None if self.conv is None else self.conv.params()}
+                "conv": conv_config(self.convs)}
 
 
 @keras.saving.register_keras_serializable(package="snnlib")

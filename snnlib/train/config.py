@@ -40,10 +40,12 @@ class TrainConfig:
     ``{"shift": 2}``; empty: none). ``lr_schedule``: ``"constant"`` (Adam at ``lr``) or
     ``"cosine"`` (``lr_k = lr (1 + cos(pi k / K)) / 2`` over the run's ``K`` steps).
     ``weight_decay``: 0 trains with Adam; ``lambda > 0`` with AdamW, i.e. Adam's step plus the
-    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step. ``conv``: a
-    convolutional first LIF layer before ``hidden`` (fields of
+    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step. ``conv``:
+    convolutional LIF layers before ``hidden`` (fields of
     :class:`snnlib.functional.conv.ConvSpec` but ``in_shape``, which is the dataset's sensor
-    layout, e.g. ``{"channels": 8, "kernel": 5, "stride": 2}``; empty: none).
+    layout, e.g. ``{"channels": 8, "kernel": 5, "stride": 2}`` for one layer; a field given
+    as a list holds one value per layer, e.g. ``{"channels": [16, 32], "kernel": [5, 3]}``;
+    a list of such dicts is one per layer; empty: none).
     """
 
     dataset: str = "randman"
@@ -61,7 +63,7 @@ class TrainConfig:
     input_capacity: int | None = None
     data: dict = dataclasses.field(default_factory=dict)
     augment: dict = dataclasses.field(default_factory=dict)
-    conv: dict = dataclasses.field(default_factory=dict)
+    conv: dict | list = dataclasses.field(default_factory=dict)
     out_dir: str | None = None
     progress: bool = True
     jit_compile: bool = False
@@ -79,12 +81,12 @@ class TrainConfig:
             self.lif = LIFParams(**self.lif)
         if not isinstance(self.lif, LIFParams):
             raise ValueError(f"lif must be a LIFParams (or a dict of its fields); got {self.lif!r}")
-        self.conv = dict(self.conv or {})
-        if "in_shape" in self.conv:
-            raise ValueError("conv takes channels, kernel and stride; its in_shape is the "
-                             "dataset's sensor layout")
-        # Validates the names and values; the sensor (any large one here) comes with the data.
-        ConvSpec.from_value(self.conv, in_shape=(1 << 20, 1 << 20, 1))
+        self.conv = copy_conv(self.conv)
+        layers = self.conv if isinstance(self.conv, list) else [self.conv]
+        if any(not isinstance(layer, dict) or "in_shape" in layer for layer in layers):
+            raise ValueError("conv takes dicts of channels, kernel, stride and init_scale; its "
+                             f"in_shape is the dataset's sensor layout; got {self.conv!r}")
+        self.conv_layers()  # validates the names and values
         validate_options(impl=self.impl, readout=self.readout, rule=self.rule,
                          feedback=self.feedback, conv=bool(self.conv))
         if self.impl != "dense" and self.max_activity is None:
@@ -133,7 +135,12 @@ class TrainConfig:
             given["lif"] = dataclasses.replace(given.get("lif", base.lif), **neuron)
         fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
         return cls(**{**fields, "data": dict(base.data), "augment": dict(base.augment),
-                      "conv": dict(base.conv), **given})
+                      "conv": copy_conv(base.conv), **given})
+
+    def conv_layers(self) -> int:
+        """How many convolutional layers ``conv`` describes (the sensor, any large one here,
+        comes with the data)."""
+        return len(ConvSpec.stack(self.conv, in_shape=(1 << 20, 1 << 20, 1)))
 
     def lif_params(self) -> LIFParams:
         """The neuron constants of the network.
@@ -144,7 +151,7 @@ class TrainConfig:
         output's ``None`` appended; one with an entry per LIF layer is passed through unchanged.
         """
         th2 = self.lif.th2
-        n_hidden = len(self.hidden) + (1 if self.conv else 0)
+        n_hidden = len(self.hidden) + self.conv_layers()
         if isinstance(th2, (int, float)) and self.readout == "spikes":
             return self.lif.replace(th2=(float(th2),) * n_hidden + (None,))
         n_lif = n_hidden + (1 if self.readout == "spikes" else 0)
@@ -186,6 +193,16 @@ def load_config_dataset(config: TrainConfig, *, progress: bool = True):
     progress = bool(options.pop("progress", True)) and config.progress and progress
     return load_dataset(config.dataset, seed=config.seed, progress=progress, index_lists=True,
                         **options)
+
+
+def copy_conv(conv) -> dict | list:
+    """A copy of a ``conv`` field (a dict, or a list of dicts; ``None``: ``{}``) that shares no
+    mutable value with it."""
+    if isinstance(conv, (list, tuple)):
+        return [dict(layer) if isinstance(layer, dict) else layer for layer in conv]
+    if isinstance(conv, dict):
+        return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in conv.items()}
+    return {} if conv is None else conv
 
 
 def parse_th2(text: str) -> float | tuple[float | None, ...] | None:

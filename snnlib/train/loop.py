@@ -52,16 +52,16 @@ def build_model(config: TrainConfig, n_in: int, n_classes: int,
     of the sparse implementations, default ``config.input_capacity``; ``total_steps``: the
     run's length, needed by ``lr_schedule="cosine"``; ``sensor_size``: ``(W, H, C)`` of the
     inputs, needed by ``config.conv``)."""
-    conv = ConvSpec.from_value(config.conv, in_shape=sensor_size)
-    if conv is not None and conv.n_in != n_in:
-        raise ValueError(f"sensor_size {tuple(sensor_size)} has {conv.n_in} inputs but the data "
-                         f"has n_in = {n_in}")
-    sizes = [n_in, *([conv.n_out] if conv else []), *config.hidden, n_classes]
+    convs = ConvSpec.stack(config.conv, in_shape=sensor_size)
+    if convs and convs[0].n_in != n_in:
+        raise ValueError(f"sensor_size {tuple(sensor_size)} has {convs[0].n_in} inputs but the "
+                         f"data has n_in = {n_in}")
+    sizes = [n_in, *(c.n_out for c in convs), *config.hidden, n_classes]
     s_in = config.input_capacity if input_capacity is None else input_capacity
     model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
                           max_activity=config.max_activity, input_capacity=s_in,
                           seed=config.seed, rule=config.rule, feedback=config.feedback,
-                          conv=None if conv is None else conv.params())
+                          conv=[c.params() for c in convs] or None)
     lr = config.lr
     if config.lr_schedule == "cosine":
         if not total_steps:

@@ -1,6 +1,6 @@
-"""The convolutional layer: convolution = its matrix M(K) = a direct NumPy sum, forward and
-gradient; the three network implementations agree with a conv layer; bad geometry is a clear
-error."""
+"""The convolutional layers: convolution = its matrix M(K) = a direct NumPy sum, forward and
+gradient; the three network implementations agree with one and with two stacked conv layers;
+bad geometry is a clear error."""
 
 import numpy as np
 import pytest
@@ -66,31 +66,65 @@ def test_kernel_gradient_is_the_same_through_the_matrix(spec):
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("n_conv", [1, 2], ids=["one_conv", "two_conv"])
 @pytest.mark.parametrize("impl", ["sparse_ops", "sparse_layer"])
-def test_network_with_a_conv_layer_agrees_across_implementations(impl):
-    spec = ConvSpec((8, 8, 2), channels=3, kernel=3, stride=2)
+def test_network_with_conv_layers_agrees_across_implementations(impl, n_conv):
+    specs = ConvSpec.stack({"channels": [3, 4][:n_conv], "kernel": [3, 3][:n_conv]},
+                           in_shape=(8, 8, 2))
     rng = np.random.default_rng(2)
-    x = (rng.random((4, 30, spec.n_in)) < 0.15).astype(np.float64)
-    sizes = [spec.n_in, spec.n_out, 12, 3]
+    x = (rng.random((4, 30, specs[0].n_in)) < 0.15).astype(np.float64)
+    sizes = [specs[0].n_in, *(s.n_out for s in specs), 12, 3]
     dense_w = init_weights(sizes, weight_mul=2.0, seed=3, dtype=np.float64)
-    kernel = spec.init_kernel(weight_mul=2.0, seed=3, dtype=np.float64)
-    params = LIFParams(th2=(0.9, 0.9, None))
+    kernels = [s.init_kernel(weight_mul=3.0, seed=3 + l, dtype=np.float64)
+               for l, s in enumerate(specs)]
+    params = LIFParams(th2=(0.9,) * (len(sizes) - 2) + (None,))
     results = []
     for which in ("dense", impl):
-        ws = [tf.Variable(kernel)] + [tf.Variable(w) for w in dense_w[1:]]
-        with tf.GradientTape() as tape:
-            out = snn_forward([ConvKernel(ws[0], spec), *ws[1:]], x, params, impl=which,
+        ws = [tf.Variable(k) for k in kernels] + [tf.Variable(w) for w in dense_w[n_conv:]]
+        with tf.GradientTape() as tape:  # ConvKernel reads its variable: inside the tape
+            layers = [ConvKernel(w, s) for w, s in zip(ws, specs)] + ws[n_conv:]
+            out = snn_forward(layers, x, params, impl=which,
                               sparse_sizes=None if which == "dense" else sizes)
             loss = tf.reduce_sum((tf.reduce_sum(out.spikes[-1], axis=1) - 3.0) ** 2)
         grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, ws)]
         results.append(([s.numpy() for s in out.spikes], grads))
     (dense_spikes, dense_grads), (sparse_spikes, sparse_grads) = results
-    assert dense_spikes[0].mean() > 0.01  # the conv layer fires: the comparison means something
+    for l in range(n_conv):  # every conv layer fires: the comparison means something
+        assert dense_spikes[l].mean() > 0.01
     for a, b in zip(dense_spikes, sparse_spikes):
         np.testing.assert_array_equal(a, b)
-    assert np.abs(dense_grads[0]).max() > 0
+    for l in range(n_conv):
+        assert np.abs(dense_grads[l]).max() > 0
     for a, b in zip(dense_grads, sparse_grads):
         np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
+
+
+def test_conv_layers_stack_each_on_the_previous_output():
+    specs = ConvSpec.stack({"channels": [16, 32], "kernel": [5, 3], "stride": 2},
+                           in_shape=(34, 34, 2))
+    assert [s.in_shape for s in specs] == [(34, 34, 2), (17, 17, 16)]
+    assert [s.kernel_shape for s in specs] == [(5, 5, 2, 16), (3, 3, 16, 32)]
+    assert specs[1].out_shape == (9, 9, 32)
+    as_list = ConvSpec.stack([{"channels": 16, "kernel": 5}, {"channels": 32, "kernel": 3}],
+                             in_shape=(34, 34, 2))
+    assert as_list == specs
+    assert ConvSpec.stack([s.params() for s in specs]) == specs  # a saved config round trip
+    assert ConvSpec.stack({"channels": 8}, in_shape=(34, 34, 2)) == (
+        ConvSpec.from_value({"channels": 8}, in_shape=(34, 34, 2)),)
+    assert ConvSpec.stack({}) == ConvSpec.stack(None) == ConvSpec.stack([]) == ()
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"channels": [16, 32], "kernel": [5, 3, 3]}, "one value per layer; got lists of lengths"),
+    ({"channels": []}, "at least one value"),
+    ([{"channels": 8}, {}], "conv layer 1 is empty"),
+    ([{"channels": 8}, {"in_shape": (34, 34, 8), "channels": 4}], "layer 0 gives"),
+    ({"channels": [8, 8], "kernel": [3, 40]}, "larger than the input"),
+    ("channels=8", "a dict of ConvSpec fields, or a list"),
+])
+def test_a_bad_stack_is_a_clear_error(value, message):
+    with pytest.raises(ValueError, match=message):
+        ConvSpec.stack(value, in_shape=(34, 34, 2))
 
 
 @pytest.mark.parametrize("fields, message", [

@@ -74,3 +74,29 @@ def test_conv_options_are_checked():
         TrainConfig.from_preset("nmnist-small", conv={"filters": 8})
     with pytest.raises(ValueError, match="sensor layout"):
         train_and_evaluate(TrainConfig.from_preset("tiny", conv=CONV, progress=False))
+
+
+def test_two_stacked_conv_layers_train_save_and_export(tmp_path):
+    """``conv`` with per-layer lists: two conv layers, the second on the first's feature maps;
+    the run directory gives them back and NIR exports each as its matrix."""
+    conv = {"channels": [2, 3], "kernel": [3, 3], "stride": 2}
+    config = TrainConfig.from_preset("nmnist-small", hidden=(8,), epochs=1, batch_size=10,
+                                     progress=False, data=DATA, conv=conv, th2=(0.5, 0.9, 0.9),
+                                     impl="sparse_layer", max_activity=0.25, out_dir=str(tmp_path))
+    specs = ConvSpec.stack(conv, in_shape=(24, 24, 2))
+    assert config.conv_layers() == 2 and config.lif_params().th2 == (0.5, 0.9, 0.9, None)
+    result = train_and_evaluate(config)
+    model = result["model"]
+    assert model.sizes == [24 * 24 * 2, 12 * 12 * 2, 6 * 6 * 3, 8, 10]
+    assert model.stack.convs == specs
+    assert [tuple(k.shape) for k in model.stack.kernels[:2]] == [(3, 3, 2, 2), (3, 3, 2, 3)]
+    assert {f"train_activity_{l}" for l in range(4)} <= set(result["history"][0])
+    run = snnlib.load_run(tmp_path)
+    assert run.config == config and run.model.stack.convs == specs
+    assert evaluate_run(run)["accuracy"] == result["test_accuracy"]
+    graph = to_nir(model, allow_capacity=True)
+    for l, spec in enumerate(specs):
+        want = conv_matrix(model.stack.kernels[l], spec).numpy().T
+        np.testing.assert_allclose(graph.nodes[f"linear{l}"].weight, want, rtol=1e-6)
+    with pytest.raises(ValueError, match="th2 has 2 values; this network has 3 hidden"):
+        TrainConfig.from_preset("nmnist-small", conv=conv, th2=(0.5, 0.9))
