@@ -125,11 +125,13 @@ class ConvSpec:
 
     @staticmethod
     def _split_layers(fields: dict) -> list[dict]:
-        """``{"channels": [16, 32], "stride": 2}`` -> ``[{16, 2}, {32, 2}]`` (as dicts)."""
-        lengths = {len(v) for k, v in fields.items()
-                   if k != "in_shape" and isinstance(v, (list, tuple))}
+        """One dict per layer: ``{"channels": [16, 32], "stride": 2}`` ->
+        ``[{"channels": 16, "stride": 2}, {"channels": 32, "stride": 2}]``; ``in_shape`` goes
+        to the first layer only."""
         if not fields:
             return []
+        lengths = {len(v) for k, v in fields.items()
+                   if k != "in_shape" and isinstance(v, (list, tuple))}
         if len(lengths) > 1:
             raise ValueError(f"conv fields given per layer must have one value per layer; got "
                              f"lists of lengths {sorted(lengths)} in {fields!r}")
