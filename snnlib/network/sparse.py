@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from snnlib import ops
 from snnlib.functional.conv import ConvKernel
-from snnlib.functional.lif import lif_membrane
+from snnlib.functional.lif import lif_membrane, shift_in_time
 from snnlib.functional.params import LIFParams
 from snnlib.network.output import SNNOutput
 from snnlib.ops.layer import sparse_lif_layer
@@ -64,7 +64,7 @@ def shift_sparse_in_time(spikes: SparseSpikes) -> SparseSpikes:
     """Delay time-major sparse spikes ``[T, B, S]`` by one step; step 0 gets zero counts."""
 
     def shift(x):
-        return None if x is None else tf.concat([tf.zeros_like(x[:1]), x[:-1]], axis=0)
+        return None if x is None else shift_in_time(x)
 
     return SparseSpikes(shift(spikes.ids), shift(spikes.counts), shift(spikes.values))
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from snnlib.functional import LIFParams, init_weights, lif_membrane, lif_step
+from snnlib.functional import LIFParams, init_weights, lif_membrane, lif_step, shift_in_time
 from snnlib.network import snn_forward
 from tests.functional import reference_numpy as ref
 
@@ -36,6 +36,34 @@ def test_reset_to_zero_happens_on_the_next_step():
     v_new, s = lif_step(v, tf.constant([[0.25]], tf.float64), params)
     np.testing.assert_allclose(v_new.numpy(), [[(1 - 0.5) * 2.0 * 0.25]])
     assert s.numpy()[0, 0] == 0
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.int32])
+@pytest.mark.parametrize("graph", [False, True])
+def test_shift_in_time_delays_by_one_step(rng, dtype, graph):
+    x = tf.constant(rng.integers(0, 9, (5, 3, 4)), dtype)
+    shift = tf.function(shift_in_time) if graph else shift_in_time
+    y = shift(x).numpy()
+    assert y.dtype == x.dtype.as_numpy_dtype and y.shape == (5, 3, 4)
+    np.testing.assert_array_equal(y[0], 0)
+    np.testing.assert_array_equal(y[1:], x.numpy()[:-1])
+    np.testing.assert_array_equal(shift_in_time(tf.constant([4, 5, 6], dtype)).numpy(), [0, 4, 5])
+    assert shift_in_time(tf.zeros([0, 2], dtype)).shape == (0, 2)
+
+
+def test_shift_in_time_gradient_is_the_shift_back(rng):
+    x = tf.constant(rng.standard_normal((6, 2, 3)))
+    dy = rng.standard_normal((6, 2, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = shift_in_time(x)
+    dx = tape.gradient(y, x, output_gradients=tf.constant(dy)).numpy()
+    np.testing.assert_array_equal(dx[:-1], dy[1:])
+    np.testing.assert_array_equal(dx[-1], 0)
+    static = tf.function(shift_in_time).get_concrete_function(tf.TensorSpec([100, None, 7]))
+    assert static.structured_outputs.shape.as_list() == [100, None, 7]
+    with pytest.raises(ValueError, match="time-major"):
+        shift_in_time(tf.constant(1.0))
 
 
 def test_reset_is_under_stop_gradient():
