@@ -73,8 +73,8 @@ def _train_parser(sub) -> None:
                    help="write a checkpoint every STEPS training steps (and at every epoch end)")
     p.add_argument("--checkpoint-dir", help="checkpoint directory (default: OUT/checkpoints)")
     p.add_argument("--keep-checkpoints", type=int, help="how many checkpoints to keep (default 3)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the newest good checkpoint (corrupt ones are skipped)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint "
+                   "(corrupt ones are skipped); with --cv, finished folds are read back")
     p.add_argument("--tensorboard-dir", help="write TensorBoard scalars there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-datasets", action="store_true", help="print the dataset names and exit")

@@ -1,6 +1,9 @@
 """The training loop feeds the sparse implementations index lists built per batch from the
 stored data (no raster, no conversion in the step), and cross-validation over folds."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -78,6 +81,31 @@ def test_cross_validation_runs_every_fold_and_summarises_mean_and_sd(tmp_path):
     assert (tmp_path / "cv" / "cv.json").exists() and (tmp_path / "cv" / "fold_2").is_dir()
     with pytest.raises(ValueError, match="has no cross-validation folds"):
         cross_validate(TrainConfig.from_preset("tiny"), 3)
+
+
+def test_resumed_cross_validation_reads_finished_folds_back_and_trains_the_rest(tmp_path):
+    from snnlib.train.crossval import finished_fold
+
+    config = TrainConfig.from_preset("nmnist-small", hidden=(8,), epochs=1, batch_size=10,
+                                     progress=False, data=dict(limit=30, n_steps=20),
+                                     out_dir=str(tmp_path / "cv"), resume=True)
+    first = cross_validate(config, 2)
+    assert [row["reused"] for row in first["folds"]] == [False, False]
+    (tmp_path / "cv" / "fold_1" / "metrics.json").write_text('{"config": ')  # cut short
+    lines = []
+    again = cross_validate(dataclasses.replace(config, progress=True), 2, log=lines.append)
+    assert [row["reused"] for row in again["folds"]] == [True, False]
+    assert "read back from" in lines[0] and "read back" not in lines[1]
+    assert again["folds"][0]["test_curve"] == first["folds"][0]["test_curve"]
+    assert json.loads((tmp_path / "cv" / "fold_1" / "metrics.json").read_text())["history"]
+    fold = dataclasses.replace(config, out_dir=str(tmp_path / "cv" / "fold_0"),
+                               data={**config.data, "fold": 0, "n_folds": 2})
+    assert finished_fold(fold) is not None
+    assert finished_fold(dataclasses.replace(fold, lr=config.lr / 2)) is None  # another recipe
+    assert finished_fold(dataclasses.replace(fold, epochs=2)) is None
+    assert finished_fold(dataclasses.replace(fold, out_dir=str(tmp_path / "none"))) is None
+    fresh = cross_validate(dataclasses.replace(config, resume=False), 2, folds=[0])
+    assert [row["reused"] for row in fresh["folds"]] == [False]
 
 
 def test_mean_sd_is_the_sample_standard_deviation():
