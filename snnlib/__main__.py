@@ -58,10 +58,11 @@ def _train_parser(sub) -> None:
     p.add_argument("--augment", action="append", default=[], metavar="KEY=VALUE",
                    help="per-epoch event augmentation with tonic (neuromorphic sets), e.g. "
                         "--augment shift=2 --augment drop_event=0.1 (keys: shift, "
-                        "spatial_jitter, time_jitter_us, drop_event)")
+                        "spatial_jitter, time_jitter_us, drop_event); --augment none: none")
     p.add_argument("--conv", action="append", default=[], metavar="KEY=VALUE",
                    help="conv LIF layers first (neuromorphic sets), e.g. --conv channels=8 --conv "
-                        "kernel=5 --conv stride=2 --conv init_scale=2 (x --weight-mul); a list: one per layer, --conv channels=[16,32]")
+                        "kernel=5 --conv stride=2 --conv init_scale=2 (x --weight-mul); a list: "
+                        "one per layer, --conv channels=[16,32]; --conv none: no conv layer")
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")
@@ -118,20 +119,18 @@ def _cmd_train(args) -> int:
     overrides.update(strategy=args.strategy, checkpoint_every=args.checkpoint_every,
                      checkpoint_dir=args.checkpoint_dir, keep_checkpoints=args.keep_checkpoints,
                      tensorboard_dir=args.tensorboard_dir)
-    if args.resume:
-        overrides["resume"] = True
-    if args.no_delay:
-        overrides["layer_delay"] = False
-    if args.no_progress:
-        overrides["progress"] = False
+    overrides.update(resume=args.resume or None, progress=False if args.no_progress else None,
+                     layer_delay=False if args.no_delay else None)  # None: the preset's
     data = _parse_data_options(args.data)
     if args.dataset is not None and args.dataset != PRESETS[args.preset].dataset:
         overrides["data"] = data  # the preset's data options belong to its own dataset
     elif data:
         overrides["data"] = {**PRESETS[args.preset].data, **data}
-    for field in ("augment", "conv"):  # KEY=VALUE options merged into the preset's
-        options = _parse_data_options(getattr(args, field), f"--{field}")
-        if options:
+    for field in ("augment", "conv"):  # KEY=VALUE options merged into the preset's; none: off
+        items = getattr(args, field)
+        if items == ["none"]:
+            overrides[field] = {}
+        elif options := _parse_data_options(items, f"--{field}"):
             overrides[field] = {**getattr(PRESETS[args.preset], field), **options}
     try:
         initialize = _init_from_nir(args, overrides) if args.init_from else None

@@ -60,6 +60,29 @@ def test_unknown_choices_list_the_valid_ones(capsys):
     assert code == 2 and "one value per layer" in err
 
 
+def test_conv_and_augment_none_turn_the_presets_layers_off(capsys, monkeypatch):
+    import snnlib.train
+
+    seen = []
+
+    def fake_run(config, initialize=None):
+        seen.append(config)
+        return {"history": [], "test_accuracy": 0.5, "test_loss": 1.0, "wall_time_s": 0.0}
+
+    monkeypatch.setattr(snnlib.train, "train_and_evaluate", fake_run)
+    code, _, err = cli_in_process(capsys, "train", "--preset", "nmnist-small", "--conv", "none",
+                                  "--augment", "none", "--readout", "spikes", "--resume",
+                                  "--out", "unused", "--no-progress")
+    assert code == 0, err
+    assert seen[-1].conv == {} and seen[-1].augment == {} and seen[-1].readout == "spikes"
+    assert seen[-1].resume and not seen[-1].progress and seen[-1].lif.layer_delay
+    code, _, err = cli_in_process(capsys, "train", "--preset", "nmnist-small", "--conv",
+                                  "channels=8", "--no-delay")
+    assert code == 0, err
+    assert seen[-1].conv == {"channels": 8} and seen[-1].augment == {"shift": 2}
+    assert not seen[-1].lif.layer_delay and not seen[-1].resume and seen[-1].progress
+
+
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
     env = {**ENV, "SNNLIB_DATA_DIR": str(tmp_path / "empty")}
     proc = subprocess.run([sys.executable, "-m", "snnlib", "train", "--dataset", "shd",

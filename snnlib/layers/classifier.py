@@ -108,8 +108,11 @@ class SNNClassifier(keras.Model):
         self.max_activity, self.input_capacity, self.seed = max_activity, input_capacity, int(seed)
         lif_sizes = self.sizes if readout == "spikes" else self.sizes[:-1]
         if sparse_sizes is None and impl != "dense":
-            sparse_sizes = sparse_sizes_for(lif_sizes, max_activity if max_activity else 1.0,
-                                            input_capacity)
+            # The rule over the whole network, readout included, so a leaky readout's LIF
+            # layers are all hidden layers under max_activity (only a spiking readout keeps
+            # all its neurons); the leaky readout's own entry is dropped.
+            sparse_sizes = sparse_sizes_for(self.sizes, max_activity if max_activity else 1.0,
+                                            input_capacity)[:len(lif_sizes)]
         self.sparse_sizes = sparse_sizes
         self.stack = LIFStack(lif_sizes, self.params, impl=impl, sparse_sizes=sparse_sizes,
                               seed=self.seed, conv=conv, name="lif_stack")

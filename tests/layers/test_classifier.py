@@ -40,6 +40,16 @@ def test_fit_and_evaluate(rng, readout):
         assert any(np.any(a != w.numpy()) for a, w in zip(before, model.trainable_variables))
 
 
+def test_max_activity_caps_every_lif_layer_before_a_leaky_readout():
+    """Only a spiking readout keeps all its neurons; with a leaky readout the last LIF layer is
+    a hidden layer and gets the capacity rule like the others."""
+    spikes = SNNClassifier([40, 100, 60, 10], impl="sparse_layer", max_activity=0.1)
+    leaky = SNNClassifier([40, 100, 60, 10], impl="sparse_layer", max_activity=0.1,
+                          readout="leaky")
+    assert spikes.sparse_sizes == [40, 10, 6, 10]
+    assert leaky.sparse_sizes == [40, 10, 6] and leaky.stack.sizes == [40, 100, 60]
+
+
 def test_symbolic_build_with_unknown_batch():
     model = SNNClassifier([12, 16, 3])
     fn = tf.function(model.call, input_signature=[tf.TensorSpec([None, None, 12], tf.float32)])

@@ -15,6 +15,9 @@ from snnlib.train.crossval import cross_validate, mean_sd
 from snnlib.train.loop import build_model
 
 NMNIST = dict(limit=40, limit_test=20, n_steps=30)
+# The preset's network without its conv layer, with a spike-count readout: these tests are about
+# the data pipeline and the folds, which a small MLP exercises fastest.
+MLP = dict(readout="spikes", conv={})
 
 
 def test_sparse_stream_yields_int_index_lists_and_dense_stream_rasters():
@@ -40,7 +43,7 @@ def test_sparse_stream_yields_int_index_lists_and_dense_stream_rasters():
 
 def test_index_lists_from_the_pipeline_give_the_logits_of_rasters_converted_in_the_model():
     ds = load_dataset("nmnist-small", index_lists=True, progress=False, **NMNIST)
-    config = TrainConfig.from_preset("nmnist-small", hidden=(32,), impl="sparse_layer",
+    config = TrainConfig.from_preset("nmnist-small", **MLP, hidden=(32,), impl="sparse_layer",
                                      max_activity=0.2, progress=False, lr_schedule="constant")
     train, _ = make_feeds(ds)
     s_in = train.max_count()
@@ -59,7 +62,7 @@ def test_sparse_training_on_binned_data_keeps_the_dataset_as_index_lists(monkeyp
         raise AssertionError("a whole-split raster was built")
 
     monkeypatch.setattr(events.BinnedSet, "dense", no_raster)
-    config = TrainConfig.from_preset("nmnist-small", hidden=(16,), epochs=1, batch_size=10,
+    config = TrainConfig.from_preset("nmnist-small", **MLP, hidden=(16,), epochs=1, batch_size=10,
                                      impl="sparse_layer", max_activity=0.25, progress=False,
                                      data=NMNIST, augment={"shift": 1})
     result = train_and_evaluate(config)
@@ -68,7 +71,7 @@ def test_sparse_training_on_binned_data_keeps_the_dataset_as_index_lists(monkeyp
 
 
 def test_cross_validation_runs_every_fold_and_summarises_mean_and_sd(tmp_path):
-    config = TrainConfig.from_preset("nmnist-small", hidden=(8,), epochs=1, batch_size=10,
+    config = TrainConfig.from_preset("nmnist-small", **MLP, hidden=(8,), epochs=1, batch_size=10,
                                      progress=False, data=dict(limit=30, n_steps=20),
                                      out_dir=str(tmp_path / "cv"))
     lines = []
@@ -86,7 +89,7 @@ def test_cross_validation_runs_every_fold_and_summarises_mean_and_sd(tmp_path):
 def test_resumed_cross_validation_reads_finished_folds_back_and_trains_the_rest(tmp_path):
     from snnlib.train.crossval import finished_fold
 
-    config = TrainConfig.from_preset("nmnist-small", hidden=(8,), epochs=1, batch_size=10,
+    config = TrainConfig.from_preset("nmnist-small", **MLP, hidden=(8,), epochs=1, batch_size=10,
                                      progress=False, data=dict(limit=30, n_steps=20),
                                      out_dir=str(tmp_path / "cv"), resume=True)
     first = cross_validate(config, 2)
