@@ -48,8 +48,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
-    p.add_argument("--th2", type=parse_th2, help="second threshold (gradient mask) of the hidden layers, "
-                   "e.g. 0.9, or one per hidden layer: 0.5,0.9; a spiking output is never masked")
+    p.add_argument("--th2", type=parse_th2, default=argparse.SUPPRESS,
+                   help="gradient mask of the hidden layers, e.g. 0.9, or one per hidden layer: "
+                        "0.5,0.9; none: no mask; a spiking output is never masked")
     p.add_argument("--max-activity", type=float, help="capacity rule of the sparse implementations")
     p.add_argument("--input-capacity", type=int, help="input spike capacity S (sparse implementations)")
     p.add_argument("--no-delay", action="store_true", help="stack layers within a step (no one-step delay)")
@@ -60,9 +61,8 @@ def _train_parser(sub) -> None:
                         "--augment shift=2 --augment drop_event=0.1 (keys: shift, "
                         "spatial_jitter, time_jitter_us, drop_event); --augment none: none")
     p.add_argument("--conv", action="append", default=[], metavar="KEY=VALUE",
-                   help="conv LIF layers first (neuromorphic sets), e.g. --conv channels=8 --conv "
-                        "kernel=5 --conv stride=2 --conv init_scale=2 (x --weight-mul); a list: "
-                        "one per layer, --conv channels=[16,32]; --conv none: no conv layer")
+                   help="conv LIF layers first, e.g. --conv channels=8 --conv kernel=5 --conv stride=2 "
+                        "--conv init_scale=2; lists: one per layer (channels=[16,32]); none: no conv")
     p.add_argument("--cv", type=int, metavar="K",
                    help="K-fold cross-validation instead of one run (nmnist-small): trains K "
                         "times and prints the mean and sd of the test accuracy")
@@ -112,15 +112,17 @@ def _cmd_train(args) -> int:
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                     weight_decay=args.weight_decay, seed=args.seed, alpha=args.alpha, weight_mul=args.weight_mul,
-                     th2=args.th2, max_activity=args.max_activity,
-                     input_capacity=args.input_capacity, out_dir=args.out, rule=args.rule,
-                     feedback=args.feedback)
-    overrides.update(strategy=args.strategy, checkpoint_every=args.checkpoint_every,
+                     weight_decay=args.weight_decay, seed=args.seed, alpha=args.alpha,
+                     weight_mul=args.weight_mul, th2=getattr(args, "th2", None),
+                     max_activity=args.max_activity, input_capacity=args.input_capacity,
+                     out_dir=args.out, rule=args.rule, feedback=args.feedback,
+                     strategy=args.strategy, checkpoint_every=args.checkpoint_every,
                      checkpoint_dir=args.checkpoint_dir, keep_checkpoints=args.keep_checkpoints,
-                     tensorboard_dir=args.tensorboard_dir)
-    overrides.update(resume=args.resume or None, progress=False if args.no_progress else None,
+                     tensorboard_dir=args.tensorboard_dir, resume=args.resume or None,
+                     progress=False if args.no_progress else None,
                      layer_delay=False if args.no_delay else None)  # None: the preset's
+    if hasattr(args, "th2") and args.th2 is None:  # --th2 none: no mask, whatever the preset's
+        overrides["lif"] = PRESETS[args.preset].lif.replace(th2=None)
     data = _parse_data_options(args.data)
     if args.dataset is not None and args.dataset != PRESETS[args.preset].dataset:
         overrides["data"] = data  # the preset's data options belong to its own dataset
@@ -218,8 +220,8 @@ def _init_from_nir(args, overrides: dict):
     overrides.update(hidden=tuple(source.sizes[1:-1]), readout=source.readout_kind,
                      alpha=p.alpha, gain=p.gain, th1=p.th1, layer_delay=p.layer_delay,
                      beta=p.beta, weight_mul=p.weight_mul)
-    if args.th2 is None:
-        overrides["th2"] = p.th2
+    if not hasattr(args, "th2"):  # the graph's mask, None included
+        overrides["lif"] = p
     return lambda model: assign_weights(model, source)
 
 
@@ -381,12 +383,9 @@ def _cmd_replica(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
     sub = parser.add_subparsers(dest="command", required=True)
-    _train_parser(sub)
-    _evaluate_parser(sub)
-    _bench_parser(sub)
-    _report_parser(sub)
-    _replica_parser(sub)
-    _export_parser(sub)
+    for add_parser in (_train_parser, _evaluate_parser, _bench_parser, _report_parser,
+                       _replica_parser, _export_parser):
+        add_parser(sub)
     args = parser.parse_args(argv)
     if args.command in ("train", "evaluate", "bench") and (gpu := device_line()):
         print(gpu, file=sys.stderr)  # on a machine with a GPU: which one TensorFlow uses

@@ -62,6 +62,7 @@ def test_unknown_choices_list_the_valid_ones(capsys):
 
 def test_conv_and_augment_none_turn_the_presets_layers_off(capsys, monkeypatch):
     import snnlib.train
+    from snnlib.train import PRESETS
 
     seen = []
 
@@ -81,6 +82,12 @@ def test_conv_and_augment_none_turn_the_presets_layers_off(capsys, monkeypatch):
     assert code == 0, err
     assert seen[-1].conv == {"channels": 8} and seen[-1].augment == {"shift": 2}
     assert not seen[-1].lif.layer_delay and not seen[-1].resume and seen[-1].progress
+    assert seen[-1].lif.th2 == PRESETS["nmnist-small"].lif.th2  # not given: the preset's
+    for flag, want in (("none", None), ("0.5", 0.5)):  # none overrides a preset's mask too
+        code, _, err = cli_in_process(capsys, "train", "--preset", "nmnist-small", "--th2", flag,
+                                      "--alpha", "0.9")
+        assert code == 0, err
+        assert seen[-1].lif.th2 == want and seen[-1].lif.alpha == 0.9
 
 
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):
