@@ -48,12 +48,12 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
         "07_datasets": dict(sample_index=0, limit=None, limit_test=None, hidden=512, epochs=10,
                             lr=0.002, min_test_accuracy=0.9, cv_folds=5, cv_limit=None,
                             cv_common={}, cv_recipes={
-                                "dense MLP, spike counts, T = 300 of 1 ms (preset until 2026-12-04)":
+                                "dense MLP, T = 300 of 1 ms (preset until 2026-12-04)":
                                     dict(readout="spikes", conv={}, lif={"alpha": 0.95},
                                          lr=2e-3, epochs=30, data=dict(size=34)),
                                 "dense (nmnist-small preset)": {},
-                                "sparse_layer 5 %, th2 0.9 (nmnist-small preset)": dict(
-                                    impl="sparse_layer", max_activity=0.05, th2=0.9)}),
+                                "sparse_layer 10 % (nmnist-small preset)": dict(
+                                    impl="sparse_layer", max_activity=0.1)}),
     },
 }
 REPORT_PRESETS = tuple(NOTEBOOK_PRESETS)

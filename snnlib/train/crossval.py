@@ -75,9 +75,9 @@ def cross_validate(config: TrainConfig, n_folds: int = 5, folds=None, log=None) 
     Returns:
         ``{"config", "n_folds", "folds": [{"fold", "test_accuracy", "best_test_accuracy",
         "test_curve", "epoch_time_s", "wall_time_s", "activity", "reused"}], "mean", "sd",
-        "best_mean", "best_sd"}``; ``test_curve`` is the test accuracy after every epoch, ``epoch_time_s``
-        the mean over the epochs after the first (which also traces the step), ``activity``
-        the last epoch's training activity per layer.
+        "best_mean", "best_sd"}``; ``test_curve`` is the test accuracy after every epoch,
+        ``epoch_time_s`` the mean over the epochs after the first (which also traces the step),
+        ``activity`` the last epoch's training activity per layer.
     """
     with_folds = [n for n, f in DATASETS.items() if "fold" in inspect.signature(f).parameters]
     if config.dataset not in with_folds:
@@ -89,7 +89,8 @@ def cross_validate(config: TrainConfig, n_folds: int = 5, folds=None, log=None) 
     rows = []
     for k in folds:
         out = str(Path(config.out_dir) / f"fold_{k}") if config.out_dir else None
-        checkpoints = str(Path(config.checkpoint_dir) / f"fold_{k}") if config.checkpoint_dir else None
+        checkpoints = (str(Path(config.checkpoint_dir) / f"fold_{k}") if config.checkpoint_dir
+                       else None)
         fold_config = dataclasses.replace(
             config, out_dir=out, checkpoint_dir=checkpoints,
             data={**config.data, "fold": k, "n_folds": int(n_folds)})
