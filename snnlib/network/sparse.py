@@ -63,10 +63,7 @@ def validate_sparse_sizes(sparse_sizes, sizes: Sequence[int | None]) -> list[int
 def shift_sparse_in_time(spikes: SparseSpikes) -> SparseSpikes:
     """Delay time-major sparse spikes ``[T, B, S]`` by one step; step 0 gets zero counts."""
 
-    def shift(x):
-        return None if x is None else shift_in_time(x)
-
-    return SparseSpikes(shift(spikes.ids), shift(spikes.counts), shift(spikes.values))
+    return SparseSpikes(*(None if a is None else shift_in_time(a) for a in spikes))
 
 
 def _merge_time_batch(x):

@@ -16,13 +16,17 @@ DATA = dict(limit=40, limit_test=20, n_steps=20)  # at the default 24 x 24 x 2
 SPEC = ConvSpec((24, 24, 2), **CONV)
 
 
+def spiking_preset(**overrides) -> TrainConfig:
+    """The nmnist-small preset with a spike-count readout, the output these tests count on."""
+    return TrainConfig.from_preset("nmnist-small", readout="spikes", **overrides)
+
+
 @pytest.fixture(scope="module", params=["dense", "sparse_layer"])
 def conv_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"conv_{request.param}")
     sparse = {"impl": "sparse_layer", "max_activity": 0.25} if request.param != "dense" else {}
-    config = TrainConfig.from_preset("nmnist-small", readout="spikes", hidden=(8,), epochs=1, batch_size=10,
-                                     progress=False, data=DATA, conv=CONV, out_dir=str(out),
-                                     **sparse)
+    config = spiking_preset(hidden=(8,), epochs=1, batch_size=10, progress=False, data=DATA,
+                            conv=CONV, out_dir=str(out), **sparse)
     return out, config, train_and_evaluate(config)
 
 
@@ -56,9 +60,8 @@ def test_nir_exports_the_conv_layer_as_its_matrix(conv_run):
 
 
 def test_conv_options_are_checked():
-    assert TrainConfig.from_preset("nmnist-small", readout="spikes", conv=CONV, th2=0.9).lif_params().th2 == (
-        0.9, 0.9, None)
-    per_layer = TrainConfig.from_preset("nmnist-small", readout="spikes", conv=CONV, th2=parse_th2("0.5,0.9"))
+    assert spiking_preset(conv=CONV, th2=0.9).lif_params().th2 == (0.9, 0.9, None)
+    per_layer = spiking_preset(conv=CONV, th2=parse_th2("0.5,0.9"))
     assert per_layer.lif_params().th2 == (0.5, 0.9, None)  # conv, hidden; the output unmasked
     assert TrainConfig.from_dict(per_layer.to_dict()).lif_params().th2 == (0.5, 0.9, None)
     assert parse_th2("0.9") == 0.9 and parse_th2("none") is None
@@ -67,11 +70,11 @@ def test_conv_options_are_checked():
     with pytest.raises(ValueError, match="th2 has 3 values; this network has 2 hidden"):
         TrainConfig.from_preset("nmnist-small", conv=CONV, th2=(0.5, 0.9, 0.9), readout="leaky")
     with pytest.raises(ValueError, match="needs rule='bptt'"):
-        TrainConfig.from_preset("nmnist-small", readout="spikes", conv=CONV, rule="eprop")
+        spiking_preset(conv=CONV, rule="eprop")
     with pytest.raises(ValueError, match="in_shape is the dataset's sensor layout"):
-        TrainConfig.from_preset("nmnist-small", readout="spikes", conv={**CONV, "in_shape": [34, 34, 2]})
+        spiking_preset(conv={**CONV, "in_shape": [34, 34, 2]})
     with pytest.raises(ValueError, match="unknown conv fields"):
-        TrainConfig.from_preset("nmnist-small", readout="spikes", conv={"filters": 8})
+        spiking_preset(conv={"filters": 8})
     with pytest.raises(ValueError, match="sensor layout"):
         train_and_evaluate(TrainConfig.from_preset("tiny", conv=CONV, progress=False))
 
@@ -80,9 +83,9 @@ def test_two_stacked_conv_layers_train_save_and_export(tmp_path):
     """``conv`` with per-layer lists: two conv layers, the second on the first's feature maps;
     the run directory gives them back and NIR exports each as its matrix."""
     conv = {"channels": [2, 3], "kernel": [3, 3], "stride": 2}
-    config = TrainConfig.from_preset("nmnist-small", readout="spikes", hidden=(8,), epochs=1, batch_size=10,
-                                     progress=False, data=DATA, conv=conv, th2=(0.5, 0.9, 0.9),
-                                     impl="sparse_layer", max_activity=0.25, out_dir=str(tmp_path))
+    config = spiking_preset(hidden=(8,), epochs=1, batch_size=10, progress=False, data=DATA,
+                            conv=conv, th2=(0.5, 0.9, 0.9), impl="sparse_layer",
+                            max_activity=0.25, out_dir=str(tmp_path))
     specs = ConvSpec.stack(conv, in_shape=(24, 24, 2))
     assert config.conv_layers() == 2 and config.lif_params().th2 == (0.5, 0.9, 0.9, None)
     result = train_and_evaluate(config)
@@ -99,4 +102,4 @@ def test_two_stacked_conv_layers_train_save_and_export(tmp_path):
         want = conv_matrix(model.stack.kernels[l], spec).numpy().T
         np.testing.assert_allclose(graph.nodes[f"linear{l}"].weight, want, rtol=1e-6)
     with pytest.raises(ValueError, match="th2 has 2 values; this network has 3 hidden"):
-        TrainConfig.from_preset("nmnist-small", readout="spikes", conv=conv, th2=(0.5, 0.9))
+        spiking_preset(conv=conv, th2=(0.5, 0.9))
