@@ -227,9 +227,9 @@ for name, res in (("dense", result), ("sparse_layer", sparse_result)):
 # standard deviation over the folds of the final test accuracy
 # ($\bar a = \frac1K\sum_k a_k$, $s = \sqrt{\sum_k (a_k - \bar a)^2/(K-1)}$). The recipes
 # below differ from the `nmnist-small` preset (`TrainConfig.from_preset`: a conv LIF layer, 512
-# LIF neurons and a leaky readout, T = 100 steps of 3 ms) in the fields they name, and bin the
-# recordings as the preset does; the full preset runs 5 folds on all 1,000 recordings, the tiny
-# one 2 folds on a slice.
+# LIF neurons and a leaky readout, T = 100 steps of 3 ms, label smoothing 0.1) in the fields
+# they name, and bin the recordings as the preset does; the full preset runs 5 folds on all
+# 1,000 recordings, the tiny one 2 folds on a slice.
 
 # %%
 cv_results = {}

@@ -36,8 +36,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--readout", choices=READOUTS, help="spike-count or leaky-integrator readout")
     p.add_argument("--rule", choices=RULES,
                    help="learning rule: bptt (default), or online eprop / decolle (dense, spikes readout)")
-    p.add_argument("--feedback", choices=FEEDBACKS,
-                   help="e-prop hidden-layer feedback (default symmetric)")
+    p.add_argument("--feedback", choices=FEEDBACKS, help="e-prop feedback (default symmetric)")
     p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths, e.g. --hidden 128 128")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -45,6 +44,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="learning rate over the run: constant, or cosine decay to 0")
     p.add_argument("--weight-decay", type=float, help="AdamW's decoupled decay (0: plain Adam)")
+    p.add_argument("--label-smoothing", type=float,
+                   help="eps of the smoothed targets (1 - eps) onehot + eps / classes (0: none)")
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float)
     p.add_argument("--weight-mul", type=float, help="scale of the initial weights (LIFParams)")
@@ -112,7 +113,8 @@ def _cmd_train(args) -> int:
     overrides = dict(dataset=args.dataset, impl=args.impl, readout=args.readout,
                      hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                     weight_decay=args.weight_decay, seed=args.seed, alpha=args.alpha,
+                     weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                     seed=args.seed, alpha=args.alpha,
                      weight_mul=args.weight_mul, th2=getattr(args, "th2", None),
                      max_activity=args.max_activity, input_capacity=args.input_capacity,
                      out_dir=args.out, rule=args.rule, feedback=args.feedback,

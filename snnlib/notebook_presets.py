@@ -50,7 +50,8 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict]] = {
                             cv_common={}, cv_recipes={
                                 "dense MLP, T = 300 of 1 ms (preset until 2026-12-04)":
                                     dict(readout="spikes", conv={}, lif={"alpha": 0.95},
-                                         lr=2e-3, epochs=30, data=dict(size=34)),
+                                         lr=2e-3, epochs=30, data=dict(size=34),
+                                         label_smoothing=0.0),
                                 "dense (nmnist-small preset)": {},
                                 "sparse_layer 10 % (nmnist-small preset)": dict(
                                     impl="sparse_layer", max_activity=0.1)}),

@@ -60,7 +60,7 @@ def test_unknown_choices_list_the_valid_ones(capsys):
     assert code == 2 and "one value per layer" in err
 
 
-def test_conv_and_augment_none_turn_the_presets_layers_off(capsys, monkeypatch):
+def test_conv_augment_th2_and_smoothing_flags_reach_the_config(capsys, monkeypatch):
     import snnlib.train
     from snnlib.train import PRESETS
 
@@ -88,6 +88,10 @@ def test_conv_and_augment_none_turn_the_presets_layers_off(capsys, monkeypatch):
                                       "--alpha", "0.9")
         assert code == 0, err
         assert seen[-1].lif.th2 == want and seen[-1].lif.alpha == 0.9
+    code, _, err = cli_in_process(capsys, "train", "--preset", "tiny", "--label-smoothing", "0.05")
+    assert code == 0 and seen[-1].label_smoothing == 0.05, err
+    code, _, err = cli_in_process(capsys, "train", "--preset", "tiny", "--label-smoothing", "1.5")
+    assert code == 2 and "label_smoothing must be a number in [0, 1)" in err
 
 
 def test_missing_dataset_is_one_error_line_not_a_traceback(tmp_path):

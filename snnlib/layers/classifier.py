@@ -7,7 +7,9 @@ Readouts:
 * ``"leaky"``: the LIF layers are hidden layers; a non-spiking leaky integrator
   (:class:`LeakyReadout`) reads the last one; logits = time average of its potential.
 
-Loss: softmax cross-entropy of the logits against integer labels, batch mean. Metrics:
+Loss: softmax cross-entropy of the logits against integer labels, batch mean; with
+``label_smoothing = eps > 0`` against the smoothed targets ``(1 - eps) onehot(y) + eps / K``
+(``K`` classes), as Keras's ``CategoricalCrossentropy(label_smoothing=eps)``. Metrics:
 loss, accuracy, mean spike rate per LIF layer (``activity_l``), and for the sparse
 implementations the spikes dropped by full capacity per step and sample (``overflow_l``).
 
@@ -22,6 +24,7 @@ rules also report their own objective as ``rule_loss``.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
@@ -49,6 +52,24 @@ def validate_options(*, impl: str, readout: str, rule: str, feedback: str,
     if conv and rule != "bptt":
         raise ValueError(f"rule={rule!r} updates [in, out] weight matrices forward in time; a "
                          "convolutional layer (conv) needs rule='bptt'")
+
+
+def check_label_smoothing(eps, rule: str = "bptt") -> float:
+    """``eps`` as a float if it is a number in ``[0, 1)`` (``ValueError`` otherwise): the
+    smoothing of the loss's targets, shared by the classifier and
+    :class:`snnlib.train.TrainConfig`. Only ``rule="bptt"`` minimises that loss: the online
+    rules would ignore ``eps > 0``, so it is refused with them."""
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1) (0: plain cross-entropy, "
+                         f"e.g. 0.1); got {eps!r}")
+    if value and rule != "bptt":
+        raise ValueError(f"label_smoothing applies to the bptt loss; rule={rule!r} minimises its "
+                         "own per-step loss: use label_smoothing=0 with it")
+    return value
 
 
 def dense_gradients(grads) -> list:
@@ -79,6 +100,8 @@ class SNNClassifier(keras.Model):
         seed: weight initialisation seed.
         rule: learning rule of ``train_step``: ``"bptt"``, ``"eprop"`` or ``"decolle"``.
         feedback: e-prop's hidden-layer feedback, ``"symmetric"`` or ``"random"``.
+        label_smoothing: ``eps`` in ``[0, 1)`` of the loss's smoothed targets (0: plain
+            cross-entropy).
         conv: convolutional first LIF layers (a dict of
             :class:`snnlib.functional.conv.ConvSpec` fields, ``in_shape`` included, or a list
             of them: :meth:`~snnlib.functional.conv.ConvSpec.stack`); then ``sizes[1:]``
@@ -94,9 +117,11 @@ class SNNClassifier(keras.Model):
     def __init__(self, sizes, params: LIFParams | dict | None = None, impl: str = "dense",
                  readout: str = "spikes", max_activity: float | None = None,
                  input_capacity: int | None = None, sparse_sizes=None, seed: int = 0,
-                 rule: str = "bptt", feedback: str = "symmetric", conv=None, **kwargs):
+                 rule: str = "bptt", feedback: str = "symmetric", conv=None,
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
+        self.label_smoothing = check_label_smoothing(label_smoothing, rule)
         validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback,
                          conv=bool(conv))
         if readout == "leaky" and len(self.sizes) < 3:
@@ -164,11 +189,17 @@ class SNNClassifier(keras.Model):
     def call(self, x, training=False):
         return self.forward(x)[0]
 
-    @staticmethod
-    def loss_from_logits(logits, y):
-        """Batch-mean softmax cross-entropy against integer labels ``y [batch]``."""
+    def loss_from_logits(self, logits, y):
+        """Batch-mean softmax cross-entropy of ``logits [batch, K]`` against integer labels
+        ``y [batch]`` (against ``(1 - eps) onehot(y) + eps / K`` with ``label_smoothing``)."""
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        eps = self.label_smoothing
+        if not eps:
+            return tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        k = tf.shape(logits)[-1]
+        target = tf.one_hot(y, k, dtype=logits.dtype) * (1 - eps) + eps / tf.cast(k, logits.dtype)
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits))
 
     def _update_metrics(self, loss, logits, y, out, activities=None):
         y = tf.cast(tf.reshape(y, [-1]), tf.int64)
@@ -242,5 +273,5 @@ class SNNClassifier(keras.Model):
                 "readout": self.readout_kind, "max_activity": self.max_activity,
                 "input_capacity": self.input_capacity, "sparse_sizes": self.sparse_sizes,
                 "seed": self.seed, "rule": self.rule, "feedback": self.feedback,
-                "conv": conv_config(self.stack.convs),
+                "conv": conv_config(self.stack.convs), "label_smoothing": self.label_smoothing,
                 "name": self.name}

@@ -16,7 +16,7 @@ from snnlib.data import load_dataset
 from snnlib.data.augment import Augmentation
 from snnlib.functional.conv import ConvSpec
 from snnlib.functional.params import LIFParams
-from snnlib.layers.classifier import validate_options
+from snnlib.layers.classifier import check_label_smoothing, validate_options
 from snnlib.presets import choose
 from snnlib.train.distribute import STRATEGIES
 
@@ -40,7 +40,9 @@ class TrainConfig:
     ``{"shift": 2}``; empty: none). ``lr_schedule``: ``"constant"`` (Adam at ``lr``) or
     ``"cosine"`` (``lr_k = lr (1 + cos(pi k / K)) / 2`` over the run's ``K`` steps).
     ``weight_decay``: 0 trains with Adam; ``lambda > 0`` with AdamW, i.e. Adam's step plus the
-    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step. ``conv``:
+    decoupled decay ``w <- w - lr_k lambda w`` of every weight each step.
+    ``label_smoothing``: ``eps`` of the loss's targets ``(1 - eps) onehot(y) + eps / K``
+    (0: plain cross-entropy; :class:`snnlib.layers.SNNClassifier`). ``conv``:
     convolutional LIF layers before ``hidden`` (fields of
     :class:`snnlib.functional.conv.ConvSpec` but ``in_shape``, which is the dataset's sensor
     layout, e.g. ``{"channels": 8, "kernel": 5, "stride": 2}`` for one layer; a field given
@@ -57,6 +59,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
+    label_smoothing: float = 0.0
     seed: int = 0
     lif: LIFParams = dataclasses.field(default_factory=LIFParams)
     max_activity: float | None = None
@@ -107,6 +110,7 @@ class TrainConfig:
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"weight_decay must be a finite number >= 0 (0: plain Adam); got "
                              f"{self.weight_decay!r}")
+        self.label_smoothing = check_label_smoothing(self.label_smoothing, self.rule)
         self.lif_params()  # validates a per-layer th2 against the network early
         if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be None or one of {STRATEGIES}; got {self.strategy!r}")
@@ -231,6 +235,7 @@ PRESETS: dict[str, TrainConfig] = {
     # minutes) and 3.1-3.3 s with sparse_layer (about 3.5 minutes).
     "nmnist-small": TrainConfig(dataset="nmnist-small", hidden=(512,), readout="leaky",
                                 epochs=60, batch_size=32, lr=4e-3, lr_schedule="cosine",
+                                label_smoothing=0.1,
                                 lif=LIFParams(alpha=0.95, th2=0.9, weight_mul=1.5),
                                 data=dict(size=34, n_steps=100, dt=3000),
                                 augment=dict(shift=2), conv=dict(channels=16)),

@@ -61,7 +61,8 @@ def build_model(config: TrainConfig, n_in: int, n_classes: int,
     model = SNNClassifier(sizes, config.lif_params(), impl=config.impl, readout=config.readout,
                           max_activity=config.max_activity, input_capacity=s_in,
                           seed=config.seed, rule=config.rule, feedback=config.feedback,
-                          conv=[c.params() for c in convs] or None)
+                          conv=[c.params() for c in convs] or None,
+                          label_smoothing=config.label_smoothing)
     lr = config.lr
     if config.lr_schedule == "cosine":
         if not total_steps:

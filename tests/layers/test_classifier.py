@@ -63,6 +63,49 @@ def test_config_round_trip():
     assert clone.params == model.params and clone.readout_kind == "leaky"
 
 
+def test_label_smoothing_loss_equals_keras_and_round_trips(rng):
+    """eps = 0 is the plain cross-entropy; eps > 0 equals Keras's smoothed categorical
+    cross-entropy, and gives a different loss (a smoothing that did nothing would pass the
+    first check alone)."""
+    import keras
+
+    logits = tf.constant(rng.normal(size=(6, 4)) * 3, tf.float32)
+    y = tf.constant([0, 3, 1, 2, 2, 0])
+    plain = SNNClassifier([5, 7, 4]).loss_from_logits(logits, y)
+    keras_plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+    np.testing.assert_allclose(plain.numpy(), keras_plain.numpy(), rtol=1e-6)
+    model = SNNClassifier([5, 7, 4], label_smoothing=0.2)
+    smoothed = model.loss_from_logits(logits, y)
+    expected = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)(
+        tf.one_hot(y, 4), logits)
+    np.testing.assert_allclose(smoothed.numpy(), expected.numpy(), rtol=1e-6)
+    assert abs(float(smoothed) - float(plain)) > 1e-3
+    clone = SNNClassifier(**model.get_config())
+    assert clone.label_smoothing == 0.2
+    np.testing.assert_allclose(clone.loss_from_logits(logits, y).numpy(), smoothed.numpy())
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0, float("nan"), "a lot", None])
+def test_label_smoothing_out_of_range_is_refused(eps):
+    from snnlib.train import TrainConfig
+
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\)"):
+        SNNClassifier([4, 5, 3], label_smoothing=eps)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=eps)
+
+
+def test_label_smoothing_is_refused_with_the_online_rules():
+    from snnlib.train import TrainConfig
+
+    for rule in ("eprop", "decolle"):
+        with pytest.raises(ValueError, match="own per-step loss"):
+            SNNClassifier([4, 5, 3], rule=rule, label_smoothing=0.1)
+        with pytest.raises(ValueError, match="own per-step loss"):
+            TrainConfig(rule=rule, label_smoothing=0.1)
+        assert SNNClassifier([4, 5, 3], rule=rule).label_smoothing == 0.0
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="readout"):
         SNNClassifier([4, 3], readout="softmax")
