@@ -121,9 +121,9 @@ class SNNClassifier(keras.Model):
                  label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.sizes = validate_sizes(sizes)
-        self.label_smoothing = check_label_smoothing(label_smoothing, rule)
         validate_options(impl=impl, readout=readout, rule=rule, feedback=feedback,
                          conv=bool(conv))
+        self.label_smoothing = check_label_smoothing(label_smoothing, rule)
         if readout == "leaky" and len(self.sizes) < 3:
             raise ValueError("readout='leaky' needs at least one hidden layer: sizes = [n_in, n_hidden, ..., n_classes]")
         self.rule, self.feedback = rule, feedback

@@ -229,10 +229,10 @@ PRESETS: dict[str, TrainConfig] = {
     # full 34x34x2 (2312 inputs), T = 100 steps of 3 ms, shifted by up to +-2 pixels every
     # epoch (tonic); a conv LIF layer (16 channels, 5x5, stride 2: 17x17x16), 512 LIF neurons
     # and a leaky readout; initial weights x 1.5, th2 = 0.9, Adam at 4e-3 with cosine decay
-    # over 60 epochs. Chosen by 5-fold cross-validation on the 1,000 (notebook 07, README):
-    # dense 95.6 +- 1.7 %, impl="sparse_layer" with max_activity=0.1 95.6 +- 1.6 %. On 2
-    # cores an epoch of the 900 training recordings takes 11-12 s dense (60 epochs: about 12
-    # minutes) and 3.1-3.3 s with sparse_layer (about 3.5 minutes).
+    # over 60 epochs, label smoothing 0.1. Chosen by 5-fold cross-validation on the 1,000
+    # (notebook 07, README): dense 96.2 +- 1.2 %, impl="sparse_layer" with max_activity=0.1
+    # 96.4 +- 1.0 %. On 2 cores an epoch of the 900 training recordings takes 11-13 s dense
+    # (60 epochs: about 12-13 minutes) and 3.1-3.7 s with sparse_layer (about 3.5-4 minutes).
     "nmnist-small": TrainConfig(dataset="nmnist-small", hidden=(512,), readout="leaky",
                                 epochs=60, batch_size=32, lr=4e-3, lr_schedule="cosine",
                                 label_smoothing=0.1,
