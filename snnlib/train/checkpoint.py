@@ -55,11 +55,18 @@ def _variables(model) -> list:
     return list(model.weights) + list(model.optimizer.variables)
 
 
+# Fields added to TrainConfig after runs were checkpointed, with the value every earlier run
+# had: hashed only when they differ from it, so earlier checkpoints and CV folds still match.
+ADDED_FIELDS = {"label_smoothing": 0.0}
+
+
 def fingerprint(config_dict: dict) -> str:
-    """A short hash of the configuration fields that change the training trajectory."""
+    """A short hash of the configuration fields that change the training trajectory (a
+    field of :data:`ADDED_FIELDS` at its earlier value hashes as if absent)."""
     ignore = {"out_dir", "progress", "checkpoint_dir", "checkpoint_every", "keep_checkpoints",
               "resume", "tensorboard_dir", "epochs"}
-    stable = {k: v for k, v in sorted(config_dict.items()) if k not in ignore}
+    stable = {k: v for k, v in sorted(config_dict.items())
+              if k not in ignore and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnlib.train.checkpoint import (CheckpointError, list_checkpoints, load_checkpoint,
-                                     restore_checkpoint, restore_latest, save_checkpoint)
+from snnlib.train.checkpoint import (CheckpointError, fingerprint, list_checkpoints,
+                                     load_checkpoint, restore_checkpoint, restore_latest,
+                                     save_checkpoint)
 from snnlib.train import TrainConfig, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +148,15 @@ def test_format_1_checkpoint_is_transposed_and_other_layouts_are_refused(uninter
 def test_resume_needs_a_directory():
     with pytest.raises(ValueError, match="checkpoint_dir or out_dir"):
         TrainConfig(resume=True)
+
+
+def test_fingerprint_of_a_config_from_before_label_smoothing_still_matches():
+    """A config written before the label_smoothing field existed (no such key) fingerprints as
+    the same config with label_smoothing=0, so its checkpoints and CV folds still resume;
+    a run that smooths its targets is another configuration."""
+    today = TrainConfig.from_preset("tiny").to_dict()
+    earlier = {k: v for k, v in today.items() if k != "label_smoothing"}
+    assert today["label_smoothing"] == 0.0
+    assert fingerprint(earlier) == fingerprint(today)
+    assert fingerprint({**today, "label_smoothing": 0.1}) != fingerprint(today)
+    assert fingerprint({**today, "seed": 1}) != fingerprint(today)
