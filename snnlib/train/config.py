@@ -232,7 +232,7 @@ PRESETS: dict[str, TrainConfig] = {
     # over 60 epochs, label smoothing 0.1. Chosen by 5-fold cross-validation on the 1,000
     # (notebook 07, README): dense 96.2 +- 1.2 %, impl="sparse_layer" with max_activity=0.1
     # 96.4 +- 1.0 %. On 2 cores an epoch of the 900 training recordings takes 11-13 s dense
-    # (60 epochs: about 12-13 minutes) and 3.1-3.7 s with sparse_layer (about 3.5-4 minutes).
+    # (60 epochs: about 11-13 minutes) and 2.5-3.7 s with sparse_layer (about 2.5-4 minutes).
     "nmnist-small": TrainConfig(dataset="nmnist-small", hidden=(512,), readout="leaky",
                                 epochs=60, batch_size=32, lr=4e-3, lr_schedule="cosine",
                                 label_smoothing=0.1,
