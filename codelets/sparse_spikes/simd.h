@@ -9,6 +9,7 @@
 //   LoadU / StoreU     a whole vector;  LoadN / StoreN  its first n lanes (the others zero)
 //   Transpose16        a 16 x 16 tile held in 16 vectors of 16 lanes
 //   GeBits64           the 64-bit mask (v[k] >= th) of 64 values, one compare per vector
+//   GeMask512, Compress512   one compare into a mask, one compress (64-byte vectors only)
 // The row gathers of the kernels must stay in registers, which plain loops did not get from
 // the vectoriser.
 #ifndef SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <immintrin.h>  // the _CMP_* and _MM_FROUND_* constants of the AVX-512 builtins
 #include <type_traits>
 
 #define SNNLIB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -227,11 +229,47 @@ SNNLIB_INLINE Lane OrLanes(const M& x) {
   }
 }
 
+// 64-byte vectors (callers compiled for AVX-512F only): bit l of the result is
+// (x[l] >= t[l]) (false for NaN), one compare into a mask register.
+template <typename V>
+SNNLIB_INLINE uint32_t GeMask512(const V& x, const V& t) {
+  static_assert(sizeof(V) == 64, "AVX-512 vectors only");
+  if constexpr (sizeof(x[0]) == 4) {
+    return __builtin_ia32_cmpps512_mask(x, t, _CMP_GE_OQ, static_cast<uint16_t>(0xffff),
+                                        _MM_FROUND_CUR_DIRECTION);
+  } else {
+    return __builtin_ia32_cmppd512_mask(x, t, _CMP_GE_OQ, static_cast<uint8_t>(0xff),
+                                        _MM_FROUND_CUR_DIRECTION);
+  }
+}
+
+// 64-byte vectors (AVX-512F callers only): the lanes of x set in `mask`, moved to the front in
+// lane order (the other lanes zero), one in-register compress.
+template <typename V>
+SNNLIB_INLINE V Compress512(const V& x, uint32_t mask) {
+  static_assert(sizeof(V) == 64, "AVX-512 vectors only");
+  if constexpr (sizeof(x[0]) == 4) {
+    return __builtin_ia32_compresssf512_mask(x, V{}, static_cast<uint16_t>(mask));
+  } else {
+    return __builtin_ia32_compressdf512_mask(x, V{}, static_cast<uint8_t>(mask));
+  }
+}
+
 // Bit k of the result is (v[k] >= th) for the 64 values v[0 .. 64) (false for NaN): one vector
-// compare per V, each lane ANDed with its own bit, then an OR of the lanes per 32 / 64 result bits,
-// instead of 64 scalar compares and shifts.
+// compare per V, instead of 64 scalar compares and shifts. With 64-byte vectors each compare
+// writes a mask register (GeMask512); narrower builds AND each lane with its own bit and OR
+// the lanes per 32 / 64 result bits.
 template <typename V, typename T>
 SNNLIB_INLINE uint64_t GeBits64(const T* v, T th) {
+  if constexpr (sizeof(V) == 64) {
+    constexpr int kL = sizeof(V) / sizeof(T);
+    const V t = V{} + th;
+    uint64_t bits = 0;
+    for (int c = 0; c < 64 / kL; ++c) {
+      bits |= static_cast<uint64_t>(GeMask512(LoadU<V>(v + c * kL), t)) << (c * kL);
+    }
+    return bits;
+  }
   typedef typename MaskOf<T>::type Lane;
   typedef typename std::make_unsigned<Lane>::type ULane;
   typedef Lane M __attribute__((vector_size(sizeof(V))));

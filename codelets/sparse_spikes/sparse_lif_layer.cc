@@ -222,8 +222,9 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
                                      T* v_flagged, int64_t* v_at, T* v_all) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
-  alignas(64) T acc[kBlock];
+  constexpr uint32_t kLaneBits = static_cast<uint32_t>((uint64_t{1} << kPer) - 1);
   const T flag_min = std::min(a.th1, a.th2);
+  const V th1 = V{} + a.th1;
   const int64_t rows = a.rows();
   for (int64_t blk = start; blk < end; ++blk) {
     const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
@@ -243,9 +244,9 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
           const T* w_row = panel + static_cast<int64_t>(row_ids[i]) * kBlock;
           for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
         }
-        for (int j = 0; j < kVecs; ++j) StoreU(acc + j * kPer, sum[j]);
-        for (int64_t k = 0; k < kBlock; ++k) {
-          v[k] = a.alpha * (v[k] >= a.th1 ? T(0) : v[k]) + a.scale * acc[k];
+        for (int j = 0; j < kVecs; ++j) {
+          const V prev = LoadU<V>(v + j * kPer);
+          StoreU(v + j * kPer, a.alpha * (prev >= th1 ? V{} : prev) + a.scale * sum[j]);
         }
         // Vector compares: the flagged neurons (v >= min(th1, th2)), and among them the spikes;
         // the candidates are the flagged that do not spike.
@@ -255,7 +256,20 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
           spk = GeBits64<V>(v, a.th1) & valid;
           cand = flag & ~spk;
           v_at[blk * rows + r] = at;
-          for (uint64_t m = flag; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
+          if constexpr (kBytes == 64) {
+            // One compress and one whole-vector store per vector with flagged lanes. The store
+            // may write past the row's last value (overwritten by the next rows), never past the
+            // block's [rows, 64] region: before vector j of row r, at <= 64 r + kPer j.
+            for (int j = 0; j < kVecs; ++j) {
+              const uint32_t m = static_cast<uint32_t>(flag >> (j * kPer)) & kLaneBits;
+              if (m) {
+                StoreU(packed + at, Compress512(LoadU<V>(v + j * kPer), m));
+                at += __builtin_popcount(m);
+              }
+            }
+          } else {
+            for (uint64_t m = flag; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
+          }
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
         spk_mask[blk * rows + r] = spk;
