@@ -207,19 +207,27 @@ SNNLIB_INLINE void LoadPanel(const LayerArgs<T>& a, int64_t n0, T* panel) {
   }
 }
 
+// What the forward pass records per (block, row), for the selection: the masks of the block's
+// spikes and candidates, and where the row's packed potentials of the block start. One record
+// instead of three arrays: the selection walks every block's records of a row, so this halves
+// the memory streams it follows.
+struct BlockRow {
+  uint64_t spk, cand;
+  int64_t at;
+};
+
 // Forward for neuron blocks [start, end): the membrane recursion of <= 64 neurons of every
 // sample over all steps, from the block's weight panel (kept in cache). Rows r = t * B + b are
 // visited in memory order (step outer, sample inner; `state` [B, 64] holds the potentials of
-// every sample), so every array is read and written sequentially. Writes the spike /
-// candidate masks of every (block, row) ([n_blocks, rows]), the potentials of the flagged
-// neurons (spikes and candidates) packed per block: block blk's in `v_flagged` + blk * rows * 64,
-// row after row, each row's in ascending neuron order from v_at[blk * rows + r] on (only what
+// every sample), so every array is read and written sequentially. Writes the record of every
+// (block, row) (`rec` [n_blocks, rows]), the potentials of the flagged neurons (spikes and
+// candidates) packed per block: block blk's in `v_flagged` + blk * rows * 64, row after row,
+// each row's in ascending neuron order from rec[blk * rows + r].at on (only what
 // the selection reads: a few values per row, not [rows, 64]), and all potentials into `v_all`
 // [rows, N] when it is not null.
 template <int kBytes, typename T>
 SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
-                                     T* state, uint64_t* spk_mask, uint64_t* cand_mask,
-                                     T* v_flagged, int64_t* v_at, T* v_all) {
+                                     T* state, BlockRow* rec, T* v_flagged, T* v_all) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   constexpr uint32_t kLaneBits = static_cast<uint32_t>((uint64_t{1} << kPer) - 1);
@@ -255,7 +263,7 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
         if (flag) {
           spk = GeBits64<V>(v, a.th1) & valid;
           cand = flag & ~spk;
-          v_at[blk * rows + r] = at;
+          rec[blk * rows + r].at = at;
           if constexpr (kBytes == 64) {
             // One compress and one whole-vector store per vector with flagged lanes. The store
             // may write past the row's last value (overwritten by the next rows), never past the
@@ -272,8 +280,8 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64
           }
         }
         if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
-        spk_mask[blk * rows + r] = spk;
-        cand_mask[blk * rows + r] = cand;
+        rec[blk * rows + r].spk = spk;
+        rec[blk * rows + r].cand = cand;
       }
     }
   }
@@ -465,8 +473,8 @@ SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries&
 #define SNNLIB_DISPATCH(T)                                                                  \
   SNNLIB_BY_WIDTH(ForwardBlocks, ForwardBlocksImpl,                                         \
                   (const LayerArgs<T>& a, int64_t s, int64_t e, T* panel, T* state,         \
-                   uint64_t* sm, uint64_t* cm, T* vf, int64_t* vat, T* va),                 \
-                  (a, s, e, panel, state, sm, cm, vf, vat, va))                             \
+                   BlockRow* rec, T* vf, T* va),                                            \
+                  (a, s, e, panel, state, rec, vf, va))                                      \
   SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
                   (const LayerArgs<T>& a, const ChunkEntries& ce, int64_t b0, int64_t b1,   \
                    const int32_t* inj_k, const T* inj_h, const int64_t* inj_at,             \
@@ -647,16 +655,15 @@ class SparseLifLayerOp : public OpKernel {
 
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
     const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
-    Tensor v_flagged_tensor, v_at_tensor, masks_tensor, panel_tensor, state_tensor;
+    Tensor v_flagged_tensor, records_tensor, panel_tensor, state_tensor;
     // Potentials of flagged neurons only, packed per block (room for all, a few used).
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, rows, kBlock}, op,
                                      "the potentials buffer [N / 64, time * batch, 64]",
                                      &v_flagged_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {n_blocks, rows}, op,
-                                     "the potentials offsets [N / 64, time * batch]",
-                                     &v_at_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {2, n_blocks, rows}, op,
-                                     "the spike masks [2, N / 64, time * batch]", &masks_tensor));
+    static_assert(sizeof(BlockRow) == 3 * sizeof(uint64_t), "BlockRow is three 64-bit words");
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {n_blocks, rows, 3}, op,
+                                     "the masks and offsets [N / 64, time * batch, 3]",
+                                     &records_tensor));
     // One weight panel [n_in, 64] and one state [batch, 64] per block, each filled and used
     // by one work item.
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, n_in * kBlock}, op,
@@ -664,11 +671,9 @@ class SparseLifLayerOp : public OpKernel {
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
                                      "the potentials state [N / 64, batch * 64]", &state_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
-    int64_t* v_at = v_at_tensor.flat<int64_t>().data();
     T* panels = panel_tensor.flat<T>().data();
     T* states = state_tensor.flat<T>().data();
-    uint64_t* spk_mask = masks_tensor.flat<uint64_t>().data();
-    uint64_t* cand_mask = spk_mask + rows * n_blocks;
+    BlockRow* rec = reinterpret_cast<BlockRow*>(records_tensor.flat<uint64_t>().data());
 
     const int32_t* ids = in_ids.flat<int32_t>().data();
     const int32_t* cnt = in_counts.flat<int32_t>().data();
@@ -683,7 +688,7 @@ class SparseLifLayerOp : public OpKernel {
     ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
       for (int64_t blk = start; blk < end; ++blk) {
         ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock,
-                      states + blk * batch * kBlock, spk_mask, cand_mask, v_flagged, v_at, v_all);
+                      states + blk * batch * kBlock, rec, v_flagged, v_all);
       }
     });
 
@@ -691,9 +696,9 @@ class SparseLifLayerOp : public OpKernel {
     // index, then candidates, at most S; spikes beyond S are counted as dropped. The potential
     // of flagged neuron k of a block is its rank among the row's flagged neurons of the block.
     auto flagged_v = [&](int64_t blk, int64_t r, int64_t k) {
-      const uint64_t flags = spk_mask[blk * rows + r] | cand_mask[blk * rows + r];
-      const int64_t rank = __builtin_popcountll(flags & ((uint64_t{1} << k) - 1));
-      return v_flagged[blk * rows * kBlock + v_at[blk * rows + r] + rank];
+      const BlockRow& br = rec[blk * rows + r];
+      const int64_t rank = __builtin_popcountll((br.spk | br.cand) & ((uint64_t{1} << k) - 1));
+      return v_flagged[blk * rows * kBlock + br.at + rank];
     };
     int32_t* o_ids = out_ids->flat<int32_t>().data();
     int32_t* o_cnt = out_counts->flat<int32_t>().data();
@@ -706,7 +711,7 @@ class SparseLifLayerOp : public OpKernel {
         T* slot_v = o_v + r * s_out;
         int64_t kept = 0, spikes = 0;
         for (int64_t blk = 0; blk < n_blocks; ++blk) {
-          uint64_t m = spk_mask[blk * rows + r];
+          uint64_t m = rec[blk * rows + r].spk;
           spikes += __builtin_popcountll(m);
           for (; m && kept < s_out; m &= m - 1, ++kept) {
             const int64_t k = __builtin_ctzll(m);
@@ -716,7 +721,7 @@ class SparseLifLayerOp : public OpKernel {
         }
         const int64_t n_spk = kept;
         for (int64_t blk = 0; blk < n_blocks && kept < s_out; ++blk) {
-          for (uint64_t m = cand_mask[blk * rows + r]; m && kept < s_out; m &= m - 1, ++kept) {
+          for (uint64_t m = rec[blk * rows + r].cand; m && kept < s_out; m &= m - 1, ++kept) {
             const int64_t k = __builtin_ctzll(m);
             slot_id[kept] = static_cast<int32_t>(blk * kBlock + k);
             slot_v[kept] = flagged_v(blk, r, k);
