@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 
+from snnlib.bench import command as bench_command
 from snnlib.runtime import device_line
 
 
@@ -292,39 +293,14 @@ def _count(minimum: int):
     return parse
 
 
-def _bench_parser(sub) -> None:
-    from snnlib.bench import BENCH_IMPLS, BENCH_PRESETS, MODES
-
-    p = sub.add_parser("bench", help="time training steps and inference of every implementation")
-    p.add_argument("--preset", choices=list(BENCH_PRESETS), default="tiny")
-    p.add_argument("--sweeps", nargs="+", help="only these sweeps of the preset "
-                   "(activity, layers, batch, neurons, seq_len)")
-    p.add_argument("--impls", nargs="+", default=list(BENCH_IMPLS),
-                   help=f"implementations (default: {' '.join(BENCH_IMPLS)})")
-    p.add_argument("--peers", nargs="*", metavar="PEER",
-                   help="also time peer libraries (torch snntorch norse spikingjelly; "
-                        "no names: all); missing ones are reported, not fatal")
-    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    p.add_argument("--warmup", type=_count(0), default=2)
-    p.add_argument("--repeats", type=_count(1), default=5)
-    p.add_argument("--steps", type=_count(1), default=3, help="steps per timed repeat")
-    p.add_argument("--weight-mul", type=float, default=1.0,
-                   help="initialisation scale of every case (how active the network is)")
-    p.add_argument("--th2", default="0.9",
-                   help="second threshold of the hidden layers ('none': no mask)")
-    p.add_argument("--isolate", action="store_true",
-                   help="run every case in a fresh subprocess (accurate peak memory)")
-    p.add_argument("--out", default="runs/bench", help="directory for bench.json and bench.csv")
-
-
 def _cmd_bench(args) -> int:
     from snnlib.bench import PEERS, preset_cases, run_benchmark, write_results
     from snnlib.bench import peer_status as _peer_status
+    from snnlib.bench.figures import speedup_summary
 
     impls = list(args.impls)
     peer_status = None
     if args.peers is not None:
-
         names = args.peers or list(PEERS)
         unknown = sorted(set(names) - set(PEERS))
         if unknown:
@@ -344,7 +320,8 @@ def _cmd_bench(args) -> int:
               f"B={case.batch_size} max_activity={case.max_activity}", file=sys.stderr)
 
     result = run_benchmark(cases, modes=args.modes, warmup=args.warmup, repeats=args.repeats,
-                           steps=args.steps, isolate=args.isolate, progress=progress)
+                           steps=args.steps, isolate=args.isolate, progress=progress,
+                           rounds=args.rounds)
     result["preset"] = args.preset
     if peer_status is not None:
         result["peers"] = peer_status
@@ -355,6 +332,9 @@ def _cmd_bench(args) -> int:
             continue
         print(f"{r['impl']:>16} {r['mode']:>5} act={r.get('max_activity')} "
               f"{r['step_ms_median']:9.2f} ms/step  {r['samples_per_s']:9.1f} samples/s")
+    for row in speedup_summary(result["records"]) if args.rounds > 1 else []:
+        print(f"{row['impl']:>16} train target={row['target']}: median {row['speedup']:.2f}x over "
+              f"{row['rounds']} rounds ({row['speedup_min']:.2f}-{row['speedup_max']:.2f}x)")
     errors = sum("error" in r for r in result["records"])
     print(json.dumps({"records": len(result["records"]), "errors": errors,
                       "json": str(paths["json"]), "csv": str(paths["csv"])}))
@@ -385,9 +365,10 @@ def _cmd_replica(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnlib", description="sparse SNN workbook")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add_parser in (_train_parser, _evaluate_parser, _bench_parser, _report_parser,
-                       _replica_parser, _export_parser):
+    for add_parser in (_train_parser, _evaluate_parser, _report_parser, _replica_parser,
+                       _export_parser):
         add_parser(sub)
+    bench_command.add_parser(sub, _count)
     args = parser.parse_args(argv)
     if args.command in ("train", "evaluate", "bench") and (gpu := device_line()):
         print(gpu, file=sys.stderr)  # on a machine with a GPU: which one TensorFlow uses

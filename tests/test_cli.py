@@ -112,8 +112,8 @@ def test_sparse_impl_without_max_activity_is_rejected_like_the_benchmark(capsys)
     assert code == 2 and "error:" in err and "max-activity" in err
 
 
-def test_bench_zero_steps_or_repeats_is_a_usage_error(tmp_path, capsys):
-    for flag in ("--steps", "--repeats"):
+def test_bench_zero_steps_repeats_or_rounds_is_a_usage_error(tmp_path, capsys):
+    for flag in ("--steps", "--repeats", "--rounds"):
         code, _, err = cli_in_process(capsys, "bench", "--preset", "tiny", flag, "0", "--out",
                                       str(tmp_path))
         assert code == 2 and f"argument {flag}: must be >= 1" in err

@@ -1,7 +1,8 @@
 """The benchmark harness: what is measured (:mod:`.cases`), how it is timed (:mod:`.timing`),
 the runner (:mod:`.runner`, TensorFlow) and its worker process (:mod:`.worker`), the roofline
 model (:mod:`.roofline`), records on disk (:mod:`.records`), figures (:mod:`.figures`), the
-op benchmark (:mod:`.opbench`) and the peer libraries (:mod:`.peers`).
+op benchmark (:mod:`.opbench`), the peer libraries (:mod:`.peers`) and the options of the
+``bench`` command (:mod:`.command`).
 
 The names of the TensorFlow modules (runner, op benchmark) are resolved on first use (PEP
 562): a peer worker imports this package without ever loading TensorFlow.

@@ -160,11 +160,11 @@ CALIBRATED_SWEEPS = ("seed", "real_activity")
 def measured_speedups(records, mode: str = "train",
                       sweeps: Sequence[str] = CALIBRATED_SWEEPS) -> list[dict]:
     """One row per sparse record of the calibrated networks (``seed_point``, ``real_activity``):
-    its speed-up over the fastest dense step of the same network and target, against the
-    hidden-layer activity measured during its timed steps.
+    its speed-up over the fastest dense step of the same network, target and round, against
+    the hidden-layer activity measured during its timed steps.
 
     Returns:
-        ``[{"impl", "target", "measured", "speedup", "ms", "dense_ms", "dense_impl",
+        ``[{"impl", "target", "round", "measured", "speedup", "ms", "dense_ms", "dense_impl",
         "dropped", "record"}]`` (``measured``: mean over the hidden layers; ``dropped``: spikes
         dropped per step and sample, all layers), sorted by measured activity.
     """
@@ -175,13 +175,14 @@ def measured_speedups(records, mode: str = "train",
             continue
         same = [d for d in rows if d["impl"] in ("dense", "dense_xla")
                 and d.get("target_activity") == r.get("target_activity")
-                and d["hidden"] == r["hidden"] and d["sweep"] == r["sweep"]]
+                and d["hidden"] == r["hidden"] and d["sweep"] == r["sweep"]
+                and d.get("round", 0) == r.get("round", 0)]
         activity = r.get("activity") or []
         if not same or not activity or None in activity:
             continue
         base = min(same, key=lambda d: d["step_ms_median"])
         out.append({"impl": r["impl"], "target": r.get("target_activity"),
-                    "measured": statistics.fmean(activity[:-1]) if len(activity) > 1 else activity[0],
+                    "round": r.get("round", 0), "measured": statistics.fmean(activity[:-1]) if len(activity) > 1 else activity[0],
                     "speedup": base["step_ms_median"] / r["step_ms_median"],
                     "ms": r["step_ms_median"], "dense_ms": base["step_ms_median"],
                     "dense_impl": base["impl"], "dropped": sum(r.get("overflow") or []),
@@ -189,17 +190,47 @@ def measured_speedups(records, mode: str = "train",
     return sorted(out, key=lambda row: row["measured"])
 
 
+def speedup_summary(records, mode: str = "train",
+                    sweeps: Sequence[str] = CALIBRATED_SWEEPS) -> list[dict]:
+    """:func:`measured_speedups` summarised over the rounds of a run: one row per
+    (implementation, network, target), with the median over the rounds of the speed-ups (each
+    taken within its round), their min and max, and the median measured activity.
+
+    Returns:
+        ``[{"impl", "target", "hidden", "rounds", "speedup", "speedup_min", "speedup_max",
+        "measured", "ms", "dense_ms"}]`` sorted by measured activity (one round: the values of
+        its record, min = max).
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for row in measured_speedups(records, mode, sweeps):
+        key = (row["impl"], row["target"], tuple(row["record"]["hidden"]), row["record"]["sweep"])
+        groups.setdefault(key, []).append(row)
+    out = []
+    for (impl, target, hidden, _), rows in groups.items():
+        speedups = [row["speedup"] for row in rows]
+        out.append({"impl": impl, "target": target, "hidden": list(hidden), "rounds": len(rows),
+                    "speedup": statistics.median(speedups), "speedup_min": min(speedups),
+                    "speedup_max": max(speedups),
+                    "measured": statistics.median(row["measured"] for row in rows),
+                    "ms": statistics.median(row["ms"] for row in rows),
+                    "dense_ms": statistics.median(row["dense_ms"] for row in rows)})
+    return sorted(out, key=lambda row: row["measured"])
+
+
 def speedup_vs_measured_activity(records, mode: str = "train"):
     """The headline: speed-up of the sparse implementations over the fastest dense step of the
-    same calibrated network, against the hidden activity measured in the timed steps."""
-    rows = measured_speedups(records, mode)
+    same calibrated network, against the hidden activity measured in the timed steps (with
+    several rounds: the median over the rounds, bars from the slowest to the fastest round)."""
+    rows = speedup_summary(records, mode)
     fig, axes = figure(1, 1, width=6.0, height=3.6)
     ax = axes[0, 0]
     for impl in sorted({row["impl"] for row in rows}):
         mine = [row for row in rows if row["impl"] == impl]
         color, marker = _style(impl)
-        ax.plot([100 * row["measured"] for row in mine], [row["speedup"] for row in mine],
-                marker=marker, color=color, label=impl)
+        xs, ys = [100 * row["measured"] for row in mine], [row["speedup"] for row in mine]
+        ax.errorbar(xs, ys, yerr=[[y - row["speedup_min"] for y, row in zip(ys, mine)],
+                                  [row["speedup_max"] - y for y, row in zip(ys, mine)]],
+                    marker=marker, color=color, label=impl, capsize=3)
         for row in mine:
             ax.annotate(f"{row['speedup']:.1f}x", (100 * row["measured"], row["speedup"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -228,19 +259,28 @@ def _measured_conclusions(records, mode: str) -> list[str]:
             f"activity {layers}: {row['impl']} at capacity {r['max_activity']:.0%} "
             f"({row['dropped']:.1f} spikes dropped per step and sample) took {row['ms']:.1f} ms "
             f"per {mode} step, {row['speedup']:.2f}x the fastest dense step "
-            f"({row['dense_impl']}, {row['dense_ms']:.1f} ms).")
+            f"({row['dense_impl']}, {row['dense_ms']:.1f} ms)"
+            + (f", round {row['round']}." if _rounds(records) > 1 else "."))
+    if _rounds(records) > 1:
+        for row in speedup_summary(records, mode):
+            target = f"target {row['target']:.0%}" if row["target"] is not None else "no target"
+            lines.append(
+                f"{row['impl']}, {target} (measured {row['measured']:.1%}): median over "
+                f"{row['rounds']} rounds {row['speedup']:.2f}x the fastest dense {mode} step "
+                f"(rounds from {row['speedup_min']:.2f}x to {row['speedup_max']:.2f}x).")
     return lines
 
 
-def conclusions(records, mode: str = "train") -> list[str]:
-    """Sentences computed from the numbers of this run (no hard-coded claims)."""
-    lines = []
-    base = best_dense(records, mode)
-    if base is None:
-        return ["no dense record in the activity sweep: no speed-up can be stated"]
-    lines.append(f"Fastest dense {mode} step: {base['impl']} at {base['step_ms_median']:.2f} ms "
-                 f"({base['samples_per_s']:.0f} samples/s) on {base['cpu_model']} "
-                 f"({base['cpu_cores']} cores, ops backend {base['ops_backend']}).")
+def _rounds(records) -> int:
+    """How many rounds the run made (records without a ``round``: one)."""
+    return 1 + max((r.get("round", 0) for r in records), default=0)
+
+
+def _capacity_conclusions(records, mode: str, base: dict) -> list[str]:
+    """Sentences on the capacity-only activity sweep, against its fastest dense record ``base``."""
+    lines = [f"Fastest dense {mode} step: {base['impl']} at {base['step_ms_median']:.2f} ms "
+             f"({base['samples_per_s']:.0f} samples/s) on {base['cpu_model']} "
+             f"({base['cpu_cores']} cores, ops backend {base['ops_backend']})."]
     for impl in ("sparse_ops", "sparse_layer"):
         rows = [r for r in ok_records(records, mode=mode, sweep="activity") if r["impl"] == impl]
         if not rows:
@@ -260,6 +300,18 @@ def conclusions(records, mode: str = "train") -> list[str]:
             ratio = dense[0]["step_ms_median"] / fastest["step_ms_median"]
             lines.append(f"Our dense step takes {ratio:.2f}x the time of the fastest peer "
                          f"({fastest['impl']}, {fastest['step_ms_median']:.2f} ms).")
+    return lines
+
+
+def conclusions(records, mode: str = "train") -> list[str]:
+    """Sentences computed from the numbers of this run (no hard-coded claims)."""
+    lines = []
+    base = best_dense(records, mode)
+    if base is None:
+        lines.append("no dense record in the capacity-only activity sweep: no speed-up at a "
+                     "capacity can be stated")
+    else:
+        lines += _capacity_conclusions(records, mode, base)
     lines += _measured_conclusions(records, mode)
     spreads = [r["step_ms_spread"] for r in ok_records(records) if "step_ms_spread" in r]
     if spreads:

@@ -200,17 +200,36 @@ def run_case_isolated(case: BenchCase, *, modes: Sequence[str] = MODES, warmup: 
 
 def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, warmup: int = 2,
                   repeats: int = 5, steps: int = 3, isolate: bool = False,
-                  bandwidth: bool = True, progress=None) -> dict:
+                  bandwidth: bool = True, progress=None, rounds: int = 1) -> dict:
     """Run many cases; returns ``{"machine", "bandwidth_gbs", "records"}``.
 
     Cases sharing a data configuration share one input array (in-process runs), and every
     record carries ``input_sha256``. A case that raises is recorded with an ``error`` field.
     ``progress(i, n, case)`` is called before each case when given.
+
+    ``rounds``: how many times the whole list of cases runs, one pass after the other; every
+    record carries its ``round`` (0 ..). A machine whose speed drifts over minutes (a VM) then
+    slows a different stretch of cases in each round, and a ratio taken within each round and
+    summarised over the rounds (:func:`snnlib.bench.figures.speedup_summary`) is steadier
+    than one pass. Calibrations are made once and reused by every round.
     """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1 (passes over the cases); got {rounds!r}")
     machine = machine_info()
     bw = measure_memory_bandwidth() if bandwidth else None
     data_cache: dict[tuple, tuple] = {}
     scales: dict[tuple, tuple] = {}
+    records = []
+    for rnd in range(rounds):
+        records += _run_round(cases, rnd, rounds, modes=modes, warmup=warmup, repeats=repeats,
+                              steps=steps, isolate=isolate, progress=progress, machine=machine,
+                              bw=bw, data_cache=data_cache, scales=scales)
+    return {"machine": machine, "bandwidth_gbs": bw, "records": records}
+
+
+def _run_round(cases, rnd, rounds, *, modes, warmup, repeats, steps, isolate, progress, machine,
+               bw, data_cache, scales) -> list[dict]:
+    """One pass of :func:`run_benchmark` over the cases; its records carry ``round = rnd``."""
     measured: dict[BenchCase, list[dict]] = {}
     records = []
 
@@ -228,7 +247,7 @@ def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, w
             records.extend({**r, "sweep": case.sweep} for r in measured[same])
             continue
         if progress is not None:
-            progress(i, len(cases), case)
+            progress(rnd * len(cases) + i, rounds * len(cases), case)
         if isolate or case.impl.startswith("peer:"):  # peers: torch never shares TF's process
             recs = run_case_isolated(case, modes=modes, warmup=warmup, repeats=repeats, steps=steps)
         else:
@@ -241,8 +260,9 @@ def run_benchmark(cases: Sequence[BenchCase], *, modes: Sequence[str] = MODES, w
         for r in recs:
             r.update(machine)
             r["bandwidth_gbs"] = bw
+            r["round"] = rnd
             if "error" not in r:
                 r.update(roofline_fields(r, bw))
         measured[same] = recs
         records.extend(recs)
-    return {"machine": machine, "bandwidth_gbs": bw, "records": records}
+    return records

@@ -6,6 +6,7 @@ import pytest
 
 from snnlib.bench import preset_cases, run_benchmark
 from snnlib.bench.calibrate import calibrate_layer_scales, calibrated
+from snnlib.bench.figures import speedup_summary
 from snnlib.bench.cases import REAL_ACTIVITY_TARGETS, BenchCase, bench_inputs
 from snnlib.bench.runner import model_inputs
 
@@ -68,3 +69,18 @@ def test_records_carry_target_scales_and_measured_activity():
     assert dense["layer_scales"] == sparse["layer_scales"] and dense["target_activity"] == 0.1
     for rec in (dense, sparse):
         assert np.mean(rec["activity"][:-1]) == pytest.approx(0.1, rel=0.3)
+
+
+def test_rounds_repeat_every_case_with_one_calibration():
+    cases = [BenchCase(impl=impl, max_activity=0.2 if impl != "dense" else None,
+                       target_activity=0.1, sweep="real_activity", **SMALL)
+             for impl in ("dense", "sparse_layer")]
+    with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
+        run_benchmark(cases, rounds=0)
+    records = run_benchmark(cases, modes=("train",), warmup=1, repeats=1, steps=1,
+                            bandwidth=False, rounds=2)["records"]
+    assert [(r["impl"], r["round"]) for r in records] == [
+        ("dense", 0), ("sparse_layer", 0), ("dense", 1), ("sparse_layer", 1)]
+    assert len({tuple(r["layer_scales"]) for r in records}) == 1
+    (row,) = speedup_summary(records)
+    assert row["rounds"] == 2 and row["speedup_min"] <= row["speedup"] <= row["speedup_max"]
