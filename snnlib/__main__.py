@@ -332,7 +332,8 @@ def _cmd_bench(args) -> int:
             continue
         print(f"{r['impl']:>16} {r['mode']:>5} act={r.get('max_activity')} "
               f"{r['step_ms_median']:9.2f} ms/step  {r['samples_per_s']:9.1f} samples/s")
-    for row in speedup_summary(result["records"]) if args.rounds > 1 else []:
+    summary = speedup_summary(result["records"]) if args.rounds > 1 else []
+    for row in summary:  # the calibrated networks' train speed-ups, summarised over the rounds
         print(f"{row['impl']:>16} train target={row['target']}: median {row['speedup']:.2f}x over "
               f"{row['rounds']} rounds ({row['speedup_min']:.2f}-{row['speedup_max']:.2f}x)")
     errors = sum("error" in r for r in result["records"])
