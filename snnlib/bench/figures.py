@@ -248,7 +248,7 @@ def speedup_vs_measured_activity(records, mode: str = "train"):
 def _measured_conclusions(records, mode: str) -> list[str]:
     """Sentences on the calibrated networks: each sparse record against the fastest dense step
     of the same network, at the activity measured in the step."""
-    lines = []
+    lines, several = [], _rounds(records) > 1
     for row in measured_speedups(records, mode):
         r = row["record"]
         net = "-".join(str(n) for n in [r["n_in"], *r["hidden"], r["n_out"]])
@@ -260,8 +260,8 @@ def _measured_conclusions(records, mode: str) -> list[str]:
             f"({row['dropped']:.1f} spikes dropped per step and sample) took {row['ms']:.1f} ms "
             f"per {mode} step, {row['speedup']:.2f}x the fastest dense step "
             f"({row['dense_impl']}, {row['dense_ms']:.1f} ms)"
-            + (f", round {row['round']}." if _rounds(records) > 1 else "."))
-    if _rounds(records) > 1:
+            + (f", round {row['round']}." if several else "."))
+    if several:
         for row in speedup_summary(records, mode):
             target = f"target {row['target']:.0%}" if row["target"] is not None else "no target"
             lines.append(
