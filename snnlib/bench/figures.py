@@ -182,7 +182,8 @@ def measured_speedups(records, mode: str = "train",
             continue
         base = min(same, key=lambda d: d["step_ms_median"])
         out.append({"impl": r["impl"], "target": r.get("target_activity"),
-                    "round": r.get("round", 0), "measured": statistics.fmean(activity[:-1]) if len(activity) > 1 else activity[0],
+                    "round": r.get("round", 0),
+                    "measured": statistics.fmean(activity[:-1]) if len(activity) > 1 else activity[0],
                     "speedup": base["step_ms_median"] / r["step_ms_median"],
                     "ms": r["step_ms_median"], "dense_ms": base["step_ms_median"],
                     "dense_impl": base["impl"], "dropped": sum(r.get("overflow") or []),

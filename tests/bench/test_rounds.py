@@ -19,8 +19,9 @@ def record(impl, ms, rnd, target=0.05, activity=(0.05, 0.05, 0.01)):
 def two_rounds():
     """Round 0 on a fast machine, round 1 on a slow one: 10x, then 5x within each round (taken
     across rounds instead, the fastest dense over the slow sparse would give 2.5x)."""
-    return [record("dense", 100.0, 0), record("dense_xla", 120.0, 0), record("sparse_layer", 10.0, 0),
-            record("dense", 200.0, 1), record("dense_xla", 240.0, 1), record("sparse_layer", 40.0, 1)]
+    return [record("dense", 100.0, 0), record("dense_xla", 120.0, 0),
+            record("sparse_layer", 10.0, 0), record("dense", 200.0, 1),
+            record("dense_xla", 240.0, 1), record("sparse_layer", 40.0, 1)]
 
 
 def test_each_sparse_record_is_compared_with_the_dense_records_of_its_round():
