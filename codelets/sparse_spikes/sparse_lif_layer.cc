@@ -25,7 +25,8 @@
 // 32). A block's weights, the column slab W[:, n0 : n0 + width], are copied once per call (one
 // contiguous row segment per input) into a panel [in, width] that stays in cache.
 // Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
-// with the state of every sample in a small [B, width] buffer), gathers the panel rows of the
+// with the state of every sample in a small [B, width] buffer; a layer of fewer blocks than
+// threads splits each block's samples between threads), gathers the panel rows of the
 // row's input spikes and records per (block, row) two 64-bit masks (spikes, candidates; vector
 // compares) and the potentials of flagged neurons only (packed); the selection then reads
 // masks, not dense potentials.
@@ -216,73 +217,73 @@ struct BlockRow {
   int64_t at;
 };
 
-// Forward for neuron blocks [start, end): the membrane recursion of <= 64 neurons of every
-// sample over all steps, from the block's weight panel (kept in cache). Rows r = t * B + b are
-// visited in memory order (step outer, sample inner; `state` [B, 64] holds the potentials of
-// every sample), so every array is read and written sequentially. Writes the record of every
-// (block, row) (`rec` [n_blocks, rows]), the potentials of the flagged neurons (spikes and
-// candidates) packed per block: block blk's in `v_flagged` + blk * rows * 64, row after row,
-// each row's in ascending neuron order from rec[blk * rows + r].at on (only what
-// the selection reads: a few values per row, not [rows, 64]), and all potentials into `v_all`
-// [rows, N] when it is not null.
+// Forward for neuron block blk and samples [b0, b1): the membrane recursion of <= 64 neurons
+// of those samples over all steps, from the block's weight panel (kept in cache). Their rows
+// r = t * B + b are visited in memory order (step outer, sample inner; `state` [B, 64] holds
+// the potentials of every sample of the block), so every array is read and written
+// sequentially. Writes the record of every (block, row) visited (`rec` [n_blocks, rows]), the
+// potentials of the flagged neurons (spikes and candidates) packed per block and sample range:
+// block blk's in `v_flagged` + blk * rows * 64, those of samples [b0, b1) from T * b0 * 64 on,
+// row after row, each row's in ascending neuron order from rec[blk * rows + r].at on (only
+// what the selection reads: a few values per row, not [rows, 64]), and all potentials into
+// `v_all` [rows, N] when it is not null.
 template <int kBytes, typename T>
-SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t start, int64_t end, T* panel,
-                                     T* state, BlockRow* rec, T* v_flagged, T* v_all) {
+SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t blk, int64_t b0, int64_t b1,
+                                     T* panel, T* state, BlockRow* rec, T* v_flagged, T* v_all) {
   using V = typename VecOf<T, kBytes>::type;
   constexpr int kPer = sizeof(V) / sizeof(T), kVecs = kBlock / kPer;
   constexpr uint32_t kLaneBits = static_cast<uint32_t>((uint64_t{1} << kPer) - 1);
   const T flag_min = std::min(a.th1, a.th2);
   const V th1 = V{} + a.th1;
   const int64_t rows = a.rows();
-  for (int64_t blk = start; blk < end; ++blk) {
-    const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
-    const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
-    LoadPanel<kBlock>(a, n0, panel);
-    std::fill(state, state + a.batch * kBlock, T(0));
-    T* packed = v_flagged + blk * rows * kBlock;
-    int64_t at = 0;
-    for (int64_t t = 0; t < a.t_len; ++t) {
-      for (int64_t b = 0; b < a.batch; ++b) {
-        const int64_t r = t * a.batch + b;
-        T* v = state + b * kBlock;
-        V sum[kVecs];
-        for (int j = 0; j < kVecs; ++j) sum[j] = V{};
-        const int32_t* row_ids = a.ids + r * a.s_in;
-        for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
-          const T* w_row = panel + static_cast<int64_t>(row_ids[i]) * kBlock;
-          for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
-        }
-        for (int j = 0; j < kVecs; ++j) {
-          const V prev = LoadU<V>(v + j * kPer);
-          StoreU(v + j * kPer, a.alpha * (prev >= th1 ? V{} : prev) + a.scale * sum[j]);
-        }
-        // Vector compares: the flagged neurons (v >= min(th1, th2)), and among them the spikes;
-        // the candidates are the flagged that do not spike.
-        const uint64_t flag = GeBits64<V>(v, flag_min) & valid;
-        uint64_t spk = 0, cand = 0;
-        if (flag) {
-          spk = GeBits64<V>(v, a.th1) & valid;
-          cand = flag & ~spk;
-          rec[blk * rows + r].at = at;
-          if constexpr (kBytes == 64) {
-            // One compress and one whole-vector store per vector with flagged lanes. The store
-            // may write past the row's last value (overwritten by the next rows), never past the
-            // block's [rows, 64] region: before vector j of row r, at <= 64 r + kPer j.
-            for (int j = 0; j < kVecs; ++j) {
-              const uint32_t m = static_cast<uint32_t>(flag >> (j * kPer)) & kLaneBits;
-              if (m) {
-                StoreU(packed + at, Compress512(LoadU<V>(v + j * kPer), m));
-                at += __builtin_popcount(m);
-              }
-            }
-          } else {
-            for (uint64_t m = flag; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
-          }
-        }
-        if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
-        rec[blk * rows + r].spk = spk;
-        rec[blk * rows + r].cand = cand;
+  const int64_t n0 = blk * kBlock, nb = std::min(kBlock, a.n - n0);
+  const uint64_t valid = nb == kBlock ? ~uint64_t{0} : (uint64_t{1} << nb) - 1;
+  LoadPanel<kBlock>(a, n0, panel);
+  std::fill(state + b0 * kBlock, state + b1 * kBlock, T(0));
+  T* packed = v_flagged + blk * rows * kBlock;
+  int64_t at = a.t_len * b0 * kBlock;
+  for (int64_t t = 0; t < a.t_len; ++t) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r = t * a.batch + b;
+      T* v = state + b * kBlock;
+      V sum[kVecs];
+      for (int j = 0; j < kVecs; ++j) sum[j] = V{};
+      const int32_t* row_ids = a.ids + r * a.s_in;
+      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+        const T* w_row = panel + static_cast<int64_t>(row_ids[i]) * kBlock;
+        for (int j = 0; j < kVecs; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
       }
+      for (int j = 0; j < kVecs; ++j) {
+        const V prev = LoadU<V>(v + j * kPer);
+        StoreU(v + j * kPer, a.alpha * (prev >= th1 ? V{} : prev) + a.scale * sum[j]);
+      }
+      // Vector compares: the flagged neurons (v >= min(th1, th2)), and among them the spikes;
+      // the candidates are the flagged that do not spike.
+      const uint64_t flag = GeBits64<V>(v, flag_min) & valid;
+      uint64_t spk = 0, cand = 0;
+      if (flag) {
+        spk = GeBits64<V>(v, a.th1) & valid;
+        cand = flag & ~spk;
+        rec[blk * rows + r].at = at;
+        if constexpr (kBytes == 64) {
+          // One compress and one whole-vector store per vector with flagged lanes. The store
+          // may write past the row's last value (overwritten by the next rows), never past the
+          // region of the samples [b0, b1), [T b0 64, T b1 64): before vector j of the k-th row
+          // visited (k < T (b1 - b0)), at <= T b0 64 + 64 k + kPer j.
+          for (int j = 0; j < kVecs; ++j) {
+            const uint32_t m = static_cast<uint32_t>(flag >> (j * kPer)) & kLaneBits;
+            if (m) {
+              StoreU(packed + at, Compress512(LoadU<V>(v + j * kPer), m));
+              at += __builtin_popcount(m);
+            }
+          }
+        } else {
+          for (uint64_t m = flag; m; m &= m - 1) packed[at++] = v[__builtin_ctzll(m)];
+        }
+      }
+      if (v_all) std::copy(v, v + nb, v_all + r * a.n + n0);
+      rec[blk * rows + r].spk = spk;
+      rec[blk * rows + r].cand = cand;
     }
   }
 }
@@ -472,9 +473,9 @@ SNNLIB_INLINE void BackwardBlocksImpl(const LayerArgs<T>& a, const ChunkEntries&
 
 #define SNNLIB_DISPATCH(T)                                                                  \
   SNNLIB_BY_WIDTH(ForwardBlocks, ForwardBlocksImpl,                                         \
-                  (const LayerArgs<T>& a, int64_t s, int64_t e, T* panel, T* state,         \
-                   BlockRow* rec, T* vf, T* va),                                            \
-                  (a, s, e, panel, state, rec, vf, va))                                      \
+                  (const LayerArgs<T>& a, int64_t blk, int64_t b0, int64_t b1, T* panel,    \
+                   T* state, BlockRow* rec, T* vf, T* va),                                  \
+                  (a, blk, b0, b1, panel, state, rec, vf, va))                               \
   SNNLIB_BY_WIDTH(BackwardBlocks, BackwardBlocksImpl,                                       \
                   (const LayerArgs<T>& a, const ChunkEntries& ce, int64_t b0, int64_t b1,   \
                    const int32_t* inj_k, const T* inj_h, const int64_t* inj_at,             \
@@ -664,10 +665,13 @@ class SparseLifLayerOp : public OpKernel {
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_UINT64, {n_blocks, rows, 3}, op,
                                      "the masks and offsets [N / 64, time * batch, 3]",
                                      &records_tensor));
-    // One weight panel [n_in, 64] and one state [batch, 64] per block, each filled and used
-    // by one work item.
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, n_in * kBlock}, op,
-                                     "the weight panels [N / 64, in * 64]", &panel_tensor));
+    // Work items: each block, its samples split into `splits` ranges when the blocks are fewer
+    // than the pool's threads (a narrow layer, such as a readout, then still uses every core).
+    // One weight panel [n_in, 64] per work item and one state [batch, 64] per block.
+    const int64_t splits =
+        std::max<int64_t>(1, std::min<int64_t>(batch, NumThreads(ctx) / n_blocks));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks * splits, n_in * kBlock}, op,
+                                     "the weight panels [work items, in * 64]", &panel_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
                                      "the potentials state [N / 64, batch * 64]", &state_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
@@ -682,13 +686,15 @@ class SparseLifLayerOp : public OpKernel {
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids,
                             cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
-    // Phase 1: per neuron block, its weight panel, then the membrane recursion of every
-    // sample over all steps (the panel stays in cache).
+    // Phase 1: per work item, its block's weight panel, then the membrane recursion of its
+    // samples over all steps (the panel stays in cache).
     const int64_t cost = SatMul(SatAdd(SatAdd(total_in, SatMul(3, rows)), n_in), kBlock);
-    ParallelFor(ctx, n_blocks, cost, [&](int64_t start, int64_t end) {
-      for (int64_t blk = start; blk < end; ++blk) {
-        ForwardBlocks(args, blk, blk + 1, panels + blk * n_in * kBlock,
-                      states + blk * batch * kBlock, rec, v_flagged, v_all);
+    ParallelFor(ctx, n_blocks * splits, cost / splits, [&](int64_t start, int64_t end) {
+      for (int64_t item = start; item < end; ++item) {
+        const int64_t blk = item / splits, part = item % splits;
+        ForwardBlocks(args, blk, batch * part / splits, batch * (part + 1) / splits,
+                      panels + item * n_in * kBlock, states + blk * batch * kBlock, rec, v_flagged,
+                      v_all);
       }
     });
 
@@ -913,8 +919,10 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the spike ends per chunk", &gspk_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {gfirst[n_chunks]}, op,
                                      "the entry ends per chunk", &gend_tensor));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {groups, 2 * n_in + 1}, op,
-                                     "the key histograms [groups, 2 * in + 1]", &hist_tensor));
+    // The chunks are sorted by `sorters` threads (every pool thread, whatever the blocks).
+    const int64_t sorters = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_chunks));
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {sorters, 2 * n_in + 1}, op,
+                                     "the key histograms [threads, 2 * in + 1]", &hist_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * width}, op,
                                      "the chunk gradients [groups, rows per chunk * block]",
                                      &dbuf_tensor));
@@ -929,10 +937,10 @@ class SparseLifLayerGradOp : public OpKernel {
                           gspk_tensor.flat<int64_t>().data(),
                           gend_tensor.flat<int64_t>().data()};
     int64_t* hists = hist_tensor.flat<int64_t>().data();
-    ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
-      for (int64_t grp = start; grp < end; ++grp) {
-        for (int64_t c = grp; c < n_chunks; c += groups) {
-          BuildChunk(args, ce, c, listed_of, hists + grp * (2 * n_in + 1));
+    ParallelFor(ctx, sorters, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+      for (int64_t part = start; part < end; ++part) {
+        for (int64_t c = part; c < n_chunks; c += sorters) {
+          BuildChunk(args, ce, c, listed_of, hists + part * (2 * n_in + 1));
         }
       }
     });

@@ -66,6 +66,19 @@ def test_compiled_equals_reference_over_several_chunks_and_blocks(rng, t_len, ba
     _assert_same(ref, com, 12)
 
 
+@pytest.mark.parametrize("n", [20, 64])
+@pytest.mark.parametrize("batch", [1, 2, 3, 7])
+def test_narrow_layer_split_between_threads_equals_reference(rng, batch, n):
+    """A layer of fewer 64-neuron blocks than pool threads (one block here, as a readout has)
+    splits each block's samples between the threads in the forward pass: every split of the
+    batch, even or not, gives the reference's outputs, potentials and gradients."""
+    require_compiled()
+    w, spikes = _inputs(rng, t_len=40, batch=batch, n_in=30, s_in=8, n=n)
+    ref = _run("reference", w, spikes, 0.6, 12)
+    com = _run("compiled", w, spikes, 0.6, 12)
+    _assert_same(ref, com, 12)
+
+
 def _assert_same(ref, com, capacity):
     r_out, r_drop, r_v, r_grads = ref
     c_out, c_drop, c_v, c_grads = com
