@@ -681,15 +681,13 @@ class SparseLifLayerOp : public OpKernel {
 
     const int32_t* ids = in_ids.flat<int32_t>().data();
     const int32_t* cnt = in_counts.flat<int32_t>().data();
-    int64_t total_in = 0;
-    for (int64_t r = 0; r < rows; ++r) total_in += cnt[2 * r];
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids,
                             cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
     // Phase 1: per work item, its block's weight panel, then the membrane recursion of its
-    // samples over all steps (the panel stays in cache).
-    const int64_t cost = SatMul(SatAdd(SatAdd(total_in, SatMul(3, rows)), n_in), kBlock);
-    ParallelFor(ctx, n_blocks * splits, cost / splits, [&](int64_t start, int64_t end) {
+    // samples over all steps (the panel stays in cache). The items cost alike: one contiguous
+    // range of them per thread.
+    ParallelRanges(ctx, n_blocks * splits, [&](int64_t start, int64_t end) {
       for (int64_t item = start; item < end; ++item) {
         const int64_t blk = item / splits, part = item % splits;
         ForwardBlocks(args, blk, batch * part / splits, batch * (part + 1) / splits,
@@ -937,7 +935,7 @@ class SparseLifLayerGradOp : public OpKernel {
                           gspk_tensor.flat<int64_t>().data(),
                           gend_tensor.flat<int64_t>().data()};
     int64_t* hists = hist_tensor.flat<int64_t>().data();
-    ParallelFor(ctx, sorters, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+    ParallelRanges(ctx, sorters, [&](int64_t start, int64_t end) {
       for (int64_t part = start; part < end; ++part) {
         for (int64_t c = part; c < n_chunks; c += sorters) {
           BuildChunk(args, ce, c, listed_of, hists + part * (2 * n_in + 1));
@@ -953,7 +951,7 @@ class SparseLifLayerGradOp : public OpKernel {
                                        &psum_tensor));
       psums = psum_tensor.flat<T>().data();
     }
-    ParallelFor(ctx, groups, int64_t{1} << 40, [&](int64_t start, int64_t end) {
+    ParallelRanges(ctx, groups, [&](int64_t start, int64_t end) {
       for (int64_t grp = start; grp < end; ++grp) {
         // Each group zeroes its own partial sums (every group's are summed, even an idle one's).
         if (psums) std::fill(psums + grp * beg[n_chunks], psums + (grp + 1) * beg[n_chunks], T(0));
