@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor.h"
@@ -329,7 +329,7 @@ inline int NumThreads(OpKernelContext* ctx) {
 // Called from outside the pool (TensorFlow's executor thread, the usual case), every range is
 // scheduled on the pool and the caller waits, instead of computing the first range itself: on
 // the 2-core VMs of this project that made the whole fused-layer training step 0.90-0.96 of
-// its time (paired A/B of whole steps, 8 runs of 60 pairs at 1 % and 5 % activity). With the
+// its time (paired A/B of whole steps, 10 runs of 60 pairs at 1 % and 5 % activity). With the
 // caller computing, the kernel often ran its range and the woken pool thread's one after the
 // other on one core while the other idled. From inside the pool, waiting could leave no
 // thread to run the ranges, so there the caller computes one of them as before.
