@@ -23,7 +23,8 @@
 //
 // Work layout: all work runs over blocks of neurons (64 forward; 64 backward with AVX-512, else
 // 32). A block's weights, the column slab W[:, n0 : n0 + width], are copied once per call (one
-// contiguous row segment per input) into a panel [in, width] that stays in cache.
+// contiguous row segment per input; in the forward, once per thread that shares the block)
+// into a panel [in, width] that stays in cache.
 // Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
 // with the state of every sample in a small [B, width] buffer; a layer of fewer blocks than
 // threads splits each block's samples between threads), gathers the panel rows of the
