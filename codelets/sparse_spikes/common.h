@@ -7,6 +7,7 @@
 #define SNNLIB_CODELETS_SPARSE_SPIKES_COMMON_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -322,31 +323,23 @@ inline int NumThreads(OpKernelContext* ctx) {
   return ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
 }
 
-// fn(begin, end) over [0, total) split into one contiguous range per pool thread, all run in
-// parallel whatever the pool's cost model would make of them: for passes of a few ns per item
-// that it ran on one thread (measured: the row passes of the fused layer's gradient), and for
-// work split into equal parts by the caller (one part per thread).
-// Called from outside the pool (TensorFlow's executor thread, the usual case), every range is
-// scheduled on the pool and the caller waits, instead of computing the first range itself: on
-// the 2-core VMs of this project that made the whole fused-layer training step 0.90-0.96 of
-// its time (paired A/B of whole steps, 10 runs of 60 pairs at 1 % and 5 % activity). With the
-// caller computing, the kernel often ran its range and the woken pool thread's one after the
-// other on one core while the other idled. From inside the pool, waiting could leave no
-// thread to run the ranges, so there the caller computes one of them as before.
-inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
-                           const std::function<void(int64_t, int64_t)>& fn) {
-  if (total <= 0) return;
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
-  const int64_t base = total / parts, extra = total % parts;  // the first `extra` get one more
-  auto range = [&](int64_t p) {
-    fn(base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
-  };
+// Runs part(p) for every p in [0, parts) in parallel. Called from outside the pool
+// (TensorFlow's executor thread, the usual case), every part is scheduled on the pool and the
+// caller waits, instead of computing the first part itself: on the 2-core VMs of this project
+// that made the whole fused-layer training step 0.90-0.96 of its time (paired A/B of whole
+// steps, 10 runs of 60 pairs at 1 % and 5 % activity). With the caller computing, the kernel
+// often ran its part and the woken pool thread's one after the other on one core while the
+// other idled. From inside the pool, waiting could leave no thread to run the parts, so there
+// the caller computes one of them (ParallelFor).
+inline void RunParts(OpKernelContext* ctx, int64_t parts,
+                     const std::function<void(int64_t)>& part) {
+  if (parts <= 0) return;
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
   if (parts > 1 && pool->CurrentThreadId() < 0) {
     absl::BlockingCounter done(static_cast<int>(parts));
     for (int64_t p = 0; p < parts; ++p) {
-      pool->Schedule([&range, &done, p] {
-        range(p);
+      pool->Schedule([&part, &done, p] {
+        part(p);
         done.DecrementCount();
       });
     }
@@ -354,7 +347,49 @@ inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
     return;
   }
   ParallelFor(ctx, parts, int64_t{1} << 40, [&](int64_t start, int64_t end) {
-    for (int64_t p = start; p < end; ++p) range(p);
+    for (int64_t p = start; p < end; ++p) part(p);
+  });
+}
+
+// fn(begin, end) over [0, total) split into one contiguous range per pool thread, all run in
+// parallel (RunParts), whatever the pool's cost model would make of them: for work split
+// into equal parts whose part index must not depend on timing (per-part partial sums).
+inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
+                           const std::function<void(int64_t, int64_t)>& fn) {
+  if (total <= 0) return;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+  const int64_t base = total / parts, extra = total % parts;  // the first `extra` get one more
+  RunParts(ctx, parts, [&](int64_t p) {
+    fn(base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
+  });
+}
+
+// The workers ParallelItems runs for `total` items: one per pool thread, at most one per item.
+inline int64_t ItemWorkers(OpKernelContext* ctx, int64_t total) {
+  return std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+}
+
+// fn(worker, begin, end) over [0, total), in pieces of equal size (at most kPiecesPerThread per
+// pool thread, at least one item each) that ItemWorkers(ctx, total) workers (RunParts) take
+// one after the other from a shared counter as each finishes the last. A worker woken late or
+// slowed by the VM takes fewer pieces, instead of the others waiting for its equal share. In
+// the fused layer at 1 % activity, equal ranges ended 20-300 us apart (median per pass; up to
+// ms in the tail); with pieces, the whole training step took 0.97-1.01 of its time (paired
+// A/B, six runs of 40-60 pairs). `worker` indexes per-worker scratch; which worker runs a
+// piece varies from call to call, so pieces must not share outputs (the results then do not
+// depend on it).
+inline void ParallelItems(OpKernelContext* ctx, int64_t total,
+                          const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+  constexpr int64_t kPiecesPerThread = 16;
+  if (total <= 0) return;
+  const int64_t workers = ItemWorkers(ctx, total);
+  const int64_t pieces = std::min<int64_t>(total, kPiecesPerThread * NumThreads(ctx));
+  const int64_t base = total / pieces, extra = total % pieces;
+  std::atomic<int64_t> next{0};
+  RunParts(ctx, workers, [&](int64_t worker) {
+    for (int64_t p; (p = next.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
+      fn(worker, base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
+    }
   });
 }
 

@@ -23,8 +23,11 @@
 //
 // Work layout: all work runs over blocks of neurons (64 forward; 64 backward with AVX-512, else
 // 32). A block's weights, the column slab W[:, n0 : n0 + width], are copied once per call (one
-// contiguous row segment per input; in the forward, once per thread that shares the block)
-// into a panel [in, width] that stays in cache.
+// contiguous row segment per input; in the forward, once per part of a block whose samples
+// are split between threads) into a panel [in, width] that stays in cache. The forward's
+// blocks and the row passes are pieces that the pool threads take as they finish the last
+// (ParallelItems); the backward's blocks are one contiguous range per thread (ParallelRanges:
+// each range sums its share of the slot gradients in its own buffer, in a fixed order).
 // Forward: the thread walks every row r = t * B + b in memory order (step outer, sample inner,
 // with the state of every sample in a small [B, width] buffer; a layer of fewer blocks than
 // threads splits each block's samples between threads), gathers the panel rows of the
@@ -668,11 +671,12 @@ class SparseLifLayerOp : public OpKernel {
                                      &records_tensor));
     // Work items: each block, its samples split into `splits` ranges when the blocks are fewer
     // than the pool's threads (a narrow layer, such as a readout, then still uses every core).
-    // One weight panel [n_in, 64] per work item and one state [batch, 64] per block.
+    // One weight panel [n_in, 64] per worker (ParallelItems) and one state [batch, 64] per block.
     const int64_t splits =
         std::max<int64_t>(1, std::min<int64_t>(batch, NumThreads(ctx) / n_blocks));
-    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks * splits, n_in * kBlock}, op,
-                                     "the weight panels [work items, in * 64]", &panel_tensor));
+    const int64_t items = n_blocks * splits, workers = ItemWorkers(ctx, items);
+    OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {workers, n_in * kBlock}, op,
+                                     "the weight panels [threads, in * 64]", &panel_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
                                      "the potentials state [N / 64, batch * 64]", &state_tensor));
     T* v_flagged = v_flagged_tensor.flat<T>().data();
@@ -686,14 +690,15 @@ class SparseLifLayerOp : public OpKernel {
                             cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
 
     // Phase 1: per work item, its block's weight panel, then the membrane recursion of its
-    // samples over all steps (the panel stays in cache). The items cost alike: one contiguous
-    // range of them per thread.
-    ParallelRanges(ctx, n_blocks * splits, [&](int64_t start, int64_t end) {
+    // samples over all steps (the panel stays in cache). Each item writes only its block's and
+    // samples' records, states and potentials, so the results do not depend on which worker
+    // runs it.
+    ParallelItems(ctx, items, [&](int64_t worker, int64_t start, int64_t end) {
       for (int64_t item = start; item < end; ++item) {
         const int64_t blk = item / splits, part = item % splits;
         ForwardBlocks(args, blk, batch * part / splits, batch * (part + 1) / splits,
-                      panels + item * n_in * kBlock, states + blk * batch * kBlock, rec, v_flagged,
-                      v_all);
+                      panels + worker * n_in * kBlock, states + blk * batch * kBlock, rec,
+                      v_flagged, v_all);
       }
     });
 
@@ -710,7 +715,7 @@ class SparseLifLayerOp : public OpKernel {
     T* o_val = out_values->flat<T>().data();
     T* o_v = v_listed->flat<T>().data();
     int32_t* o_drop = dropped->flat<int32_t>().data();
-    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
+    ParallelItems(ctx, rows, [&](int64_t, int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
         int32_t* slot_id = o_ids + r * s_out;
         T* slot_v = o_v + r * s_out;
@@ -843,7 +848,7 @@ class SparseLifLayerGradOp : public OpKernel {
     int32_t* order = order_tensor.flat<int32_t>().data();
     int32_t* starts = starts_tensor.flat<int32_t>().data();
     int64_t* inj_at = inj_at_tensor.flat<int64_t>().data();
-    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
+    ParallelItems(ctx, rows, [&](int64_t, int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
         BucketSlots(o_ids + r * s_out, o_cnt[2 * r + 1], n_blocks, shift, order + r * s_out,
                     starts + r * (n_blocks + 1));
@@ -865,7 +870,7 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the surrogate injections (listed outputs)", &inj_tensor));
     int32_t* inj_k = inj_k_tensor.flat<int32_t>().data();
     T* inj_h = inj_tensor.flat<T>().data();
-    ParallelRanges(ctx, rows, [&](int64_t start, int64_t end) {
+    ParallelItems(ctx, rows, [&](int64_t, int64_t start, int64_t end) {
       for (int64_t r = start; r < end; ++r) {
         const int32_t* bucket = starts + r * (n_blocks + 1);
         for (int64_t blk = 0; blk < n_blocks; ++blk) {
@@ -918,8 +923,8 @@ class SparseLifLayerGradOp : public OpKernel {
                                      "the spike ends per chunk", &gspk_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {gfirst[n_chunks]}, op,
                                      "the entry ends per chunk", &gend_tensor));
-    // The chunks are sorted by `sorters` threads (every pool thread, whatever the blocks).
-    const int64_t sorters = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_chunks));
+    // The chunks are sorted by every pool thread (ParallelItems), whatever the blocks.
+    const int64_t sorters = ItemWorkers(ctx, n_chunks);
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {sorters, 2 * n_in + 1}, op,
                                      "the key histograms [threads, 2 * in + 1]", &hist_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * width}, op,
@@ -936,11 +941,9 @@ class SparseLifLayerGradOp : public OpKernel {
                           gspk_tensor.flat<int64_t>().data(),
                           gend_tensor.flat<int64_t>().data()};
     int64_t* hists = hist_tensor.flat<int64_t>().data();
-    ParallelRanges(ctx, sorters, [&](int64_t start, int64_t end) {
-      for (int64_t part = start; part < end; ++part) {
-        for (int64_t c = part; c < n_chunks; c += sorters) {
-          BuildChunk(args, ce, c, listed_of, hists + part * (2 * n_in + 1));
-        }
+    ParallelItems(ctx, n_chunks, [&](int64_t worker, int64_t start, int64_t end) {
+      for (int64_t c = start; c < end; ++c) {
+        BuildChunk(args, ce, c, listed_of, hists + worker * (2 * n_in + 1));
       }
     });
     const int64_t per_group = (n_blocks + groups - 1) / groups;
