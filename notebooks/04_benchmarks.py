@@ -101,7 +101,8 @@ print(f"{len(ok)} records ok, {len(records) - len(ok)} failed; memory bandwidth 
 # %%
 fig = figs.speedup_vs_measured_activity(records, "train")
 save_headline_figure(fig)
-for row in figs.speedup_summary(records, "train"):
+summary = figs.speedup_summary(records, "train")
+for row in summary:
     spread = (f" (median of {row['rounds']} rounds, {row['speedup_min']:.2f}-"
               f"{row['speedup_max']:.2f}x)" if row["rounds"] > 1 else "")
     print(f"{row['impl']}: measured activity {row['measured']:.2%} (target {row['target']:.0%}): "
@@ -178,7 +179,7 @@ save_metrics(n_records=len(ok), best_dense_ms=round(base["step_ms_median"], 3) i
                                         if base and best_sparse else None),
              bandwidth_gbs=round(result["bandwidth_gbs"], 2),
              **{f"speedup_at_measured_{100 * row['measured']:.1f}pct": round(row["speedup"], 3)
-                for row in figs.speedup_summary(records, "train")})
+                for row in summary})
 
 # %% [markdown]
 # ## Summary

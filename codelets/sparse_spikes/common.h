@@ -323,6 +323,19 @@ inline int NumThreads(OpKernelContext* ctx) {
   return ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
 }
 
+// The parts a pass over `total` items runs in: one per pool thread, at most one per item.
+inline int64_t PoolParts(OpKernelContext* ctx, int64_t total) {
+  return std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+}
+
+// Range p of [0, total) split into `parts` contiguous ranges whose sizes differ by at most
+// one (the first total % parts get one more): fn(begin, end).
+template <typename Fn>
+inline void EqualRange(int64_t total, int64_t parts, int64_t p, Fn&& fn) {
+  const int64_t base = total / parts, extra = total % parts;
+  fn(base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
+}
+
 // Runs part(p) for every p in [0, parts) in parallel. Called from outside the pool
 // (TensorFlow's executor thread, the usual case), every part is scheduled on the pool and the
 // caller waits, instead of computing the first part itself: on the 2-core VMs of this project
@@ -357,20 +370,12 @@ inline void RunParts(OpKernelContext* ctx, int64_t parts,
 inline void ParallelRanges(OpKernelContext* ctx, int64_t total,
                            const std::function<void(int64_t, int64_t)>& fn) {
   if (total <= 0) return;
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
-  const int64_t base = total / parts, extra = total % parts;  // the first `extra` get one more
-  RunParts(ctx, parts, [&](int64_t p) {
-    fn(base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
-  });
-}
-
-// The workers ParallelItems runs for `total` items: one per pool thread, at most one per item.
-inline int64_t ItemWorkers(OpKernelContext* ctx, int64_t total) {
-  return std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), total));
+  const int64_t parts = PoolParts(ctx, total);
+  RunParts(ctx, parts, [&](int64_t p) { EqualRange(total, parts, p, fn); });
 }
 
 // fn(worker, begin, end) over [0, total), in pieces of equal size (at most kPiecesPerThread per
-// pool thread, at least one item each) that ItemWorkers(ctx, total) workers (RunParts) take
+// pool thread, at least one item each) that PoolParts(ctx, total) workers (RunParts) take
 // one after the other from a shared counter as each finishes the last. A worker woken late or
 // slowed by the VM takes fewer pieces, instead of the others waiting for its equal share. In
 // the fused layer at 1 % activity, equal ranges ended 20-300 us apart (median per pass; up to
@@ -382,13 +387,12 @@ inline void ParallelItems(OpKernelContext* ctx, int64_t total,
                           const std::function<void(int64_t, int64_t, int64_t)>& fn) {
   constexpr int64_t kPiecesPerThread = 16;
   if (total <= 0) return;
-  const int64_t workers = ItemWorkers(ctx, total);
   const int64_t pieces = std::min<int64_t>(total, kPiecesPerThread * NumThreads(ctx));
-  const int64_t base = total / pieces, extra = total % pieces;
   std::atomic<int64_t> next{0};
-  RunParts(ctx, workers, [&](int64_t worker) {
+  RunParts(ctx, PoolParts(ctx, total), [&](int64_t worker) {
     for (int64_t p; (p = next.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
-      fn(worker, base * p + std::min(p, extra), base * (p + 1) + std::min(p + 1, extra));
+      EqualRange(total, pieces, p,
+                 [&](int64_t begin, int64_t end) { fn(worker, begin, end); });
     }
   });
 }

@@ -674,7 +674,7 @@ class SparseLifLayerOp : public OpKernel {
     // One weight panel [n_in, 64] per worker (ParallelItems) and one state [batch, 64] per block.
     const int64_t splits =
         std::max<int64_t>(1, std::min<int64_t>(batch, NumThreads(ctx) / n_blocks));
-    const int64_t items = n_blocks * splits, workers = ItemWorkers(ctx, items);
+    const int64_t items = n_blocks * splits, workers = PoolParts(ctx, items);
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {workers, n_in * kBlock}, op,
                                      "the weight panels [threads, in * 64]", &panel_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, batch * kBlock}, op,
@@ -814,7 +814,7 @@ class SparseLifLayerGradOp : public OpKernel {
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
     // dW panels and accumulates its share of the input slot gradient in its own buffer (in
     // entry order), summed into the slots at the end (no races).
-    const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(NumThreads(ctx), n_blocks));
+    const int64_t groups = PoolParts(ctx, n_blocks);
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * width}, op,
                                      "the weight panels [groups, 2, in * block]", &panel_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, batch * width}, op,
@@ -924,7 +924,7 @@ class SparseLifLayerGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {gfirst[n_chunks]}, op,
                                      "the entry ends per chunk", &gend_tensor));
     // The chunks are sorted by every pool thread (ParallelItems), whatever the blocks.
-    const int64_t sorters = ItemWorkers(ctx, n_chunks);
+    const int64_t sorters = PoolParts(ctx, n_chunks);
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, tensorflow::DT_INT64, {sorters, 2 * n_in + 1}, op,
                                      "the key histograms [threads, 2 * in + 1]", &hist_tensor));
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, chunk_rows * width}, op,
