@@ -79,6 +79,22 @@ def test_narrow_layer_split_between_threads_equals_reference(rng, batch, n):
     _assert_same(ref, com, 12)
 
 
+@pytest.mark.parametrize("with_values", [True, False])
+@pytest.mark.parametrize("n", [9, 20, 33, 600])
+def test_compiled_equals_reference_at_every_block_width(rng, n, with_values):
+    """The kernels pick their block widths from the layer: a layer of at most 16 or 32 neurons
+    (a readout) gathers 16- or 32-wide weight panels in the forward pass and takes the
+    row-by-row backward (no grouping of the slots by input neuron); wider ones the grouped
+    backward, 64 neurons per block, or 128 with AVX-512 when every pool thread still gets a
+    block (600 neurons on up to 4 threads: 5 blocks, the last partial). With and without an
+    input gradient (input data has none)."""
+    require_compiled()
+    w, spikes = _inputs(rng, t_len=24, batch=6, n_in=50, s_in=10, n=n)
+    ref = _run("reference", w, spikes, 0.9, 8, with_values=with_values)
+    com = _run("compiled", w, spikes, 0.9, 8, with_values=with_values)
+    _assert_same(ref, com, 8)
+
+
 def test_repeated_calls_give_identical_results(rng):
     """The pool threads take the forward's blocks and the row passes as they finish the last
     (ParallelItems), so which thread runs which piece changes from call to call; the outputs,
