@@ -238,7 +238,8 @@ struct BlockRow {
 };
 
 // Forward for neuron block blk and samples [b0, b1): the membrane recursion of <= 64 neurons
-// of those samples over all steps, from the block's weight panel (kept in cache). Their rows
+// of those samples over all steps, from the block's weight panel [in, kWidth] (kept in cache;
+// kWidth < 64 only for a layer of at most kWidth neurons, whose other lanes stay 0). Their rows
 // r = t * B + b are visited in memory order (step outer, sample inner; `state` [B, 64] holds
 // the potentials of every sample of the block), so every array is read and written
 // sequentially. Writes the record of every (block, row) visited (`rec` [n_blocks, rows]), the
@@ -577,7 +578,7 @@ SNNLIB_INLINE void BackwardBlocksOfWidth(int64_t width, const LayerArgs<T>& a,
   }
 }
 
-// ForwardBlocksImpl with panels `width` wide (ForwardWidth: 16, 32 or 64).
+// ForwardBlocksImpl with panels `width` wide (16, 32 or 64: see SparseLifLayerOp::Compute).
 template <int kBytes, typename T>
 SNNLIB_INLINE void ForwardBlocksOfWidth(int64_t width, const LayerArgs<T>& a, int64_t blk,
                                         int64_t b0, int64_t b1, T* panel, T* state,
@@ -871,28 +872,23 @@ class SparseLifLayerOp : public OpKernel {
 // The backward of a narrow layer (n <= kNarrowMost, one block of `width`): its dI rows over
 // the whole sequence (FilterChunk, one thread: O(T B width)), then NarrowRows over one
 // contiguous range of rows per pool thread, each into its own dW partial, summed in range
-// order (the same bits on every call) into `gw` [in, N].
+// order (the same bits on every call) into `gw` [in, N]. `panel` [in, width] and `state`
+// [batch, width] are scratch.
 template <typename T>
 void NarrowBackward(OpKernelContext* ctx, const LayerArgs<T>& a, int64_t width,
                     const int32_t* inj_k, const T* inj_h, const int64_t* inj_at, const T* gp,
-                    T* gw, T* gin) {
+                    T* panel, T* state, T* gw, T* gin) {
   const char* op = "SnnlibSparseLifLayerGrad";
   const auto dtype = tensorflow::DataTypeToEnum<T>::value;
   const int64_t rows = a.rows(), parts = PoolParts(ctx, rows), n_in = a.n_in;
-  Tensor dbuf_tensor, panel_tensor, state_tensor, dpart_tensor;
+  Tensor dbuf_tensor, dpart_tensor;
   OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {rows, width}, op,
                                    "the narrow layer's gradients [time * batch, block]",
                                    &dbuf_tensor));
-  OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_in, width}, op,
-                                   "the weight panel [in, block]", &panel_tensor));
-  OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {a.batch, width}, op,
-                                   "the gradient state [batch, block]", &state_tensor));
   OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {parts, n_in * width}, op,
                                    "the weight gradient partials [threads, in * block]",
                                    &dpart_tensor));
   T* dbuf = dbuf_tensor.flat<T>().data();
-  T* panel = panel_tensor.flat<T>().data();
-  T* state = state_tensor.flat<T>().data();
   T* dparts = dpart_tensor.flat<T>().data();
   std::fill(state, state + a.batch * width, T(0));
   if (width == 16) {
@@ -984,7 +980,8 @@ class SparseLifLayerGradOp : public OpKernel {
     Tensor panel_tensor, psum_tensor, state_tensor;
     // The blocks are split into `groups` contiguous ranges; each range has its own weight and
     // dW panels and accumulates its share of the input slot gradient in its own buffer (in
-    // entry order), summed into the slots at the end (no races).
+    // entry order), summed into the slots at the end (no races). A narrow layer (one block, one
+    // group) uses the group's weight panel and state in NarrowBackward.
     const int64_t groups = PoolParts(ctx, n_blocks);
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {groups, 2, n_in * width}, op,
                                      "the weight panels [groups, 2, in * block]", &panel_tensor));
@@ -1056,7 +1053,8 @@ class SparseLifLayerGradOp : public OpKernel {
       }
     });
     if (n <= kNarrowMost) {
-      NarrowBackward(ctx, args, width, inj_k, inj_h, inj_at, gp, gw, input_grad_ ? gin : nullptr);
+      NarrowBackward(ctx, args, width, inj_k, inj_h, inj_at, gp, panels, states, gw,
+                     input_grad_ ? gin : nullptr);
       return;
     }
     // The input slots grouped by input neuron per chunk of steps (ChunkEntries, ChunkSteps).
