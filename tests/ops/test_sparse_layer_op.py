@@ -79,7 +79,7 @@ def test_narrow_layer_split_between_threads_equals_reference(rng, batch, n):
     _assert_same(ref, com, 12)
 
 
-@pytest.mark.parametrize("with_values", [True, False])
+@pytest.mark.parametrize("with_values", [True, False], ids=["slot_grad", "data_input"])
 @pytest.mark.parametrize("n", [9, 20, 33, 600])
 def test_compiled_equals_reference_at_every_block_width(rng, n, with_values):
     """The kernels pick their block widths from the layer: a layer of at most 16 or 32 neurons
