@@ -95,6 +95,42 @@ def test_compiled_equals_reference_at_every_block_width(rng, n, with_values):
     _assert_same(ref, com, 8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("capacity", [700, 7])
+def test_lists_follow_the_op_own_potentials(rng, dtype, capacity):
+    """The selection (the forward's index lists, from its per-block masks and packed
+    potentials) checked exactly against the op's own potentials of the same call: per
+    (step, sample) the spikes (v >= th1) in ascending index, then the candidates (th2 <= v <
+    th1), at most `capacity`, the spikes beyond it counted as dropped, and v_listed the
+    potential of each listed neuron, bit for bit. 700 neurons are 11 blocks; capacity 7
+    overflows in many rows (the list then ends inside a block), capacity 700 in none."""
+    require_compiled()
+    from snnlib.ops import _loader
+
+    th2 = 0.9
+    w, spikes = _inputs(rng, t_len=20, batch=6, n_in=80, s_in=12, n=700, dtype=dtype)
+    out = _loader.require_library().snnlib_sparse_lif_layer(
+        weights=w, in_ids=spikes.ids, in_counts=spikes.counts, in_values=spikes.values,
+        constants=np.array([CONSTS["alpha"], CONSTS["gain"], CONSTS["th1"], th2, CONSTS["beta"]],
+                           dtype),
+        capacity=capacity, return_potentials=True, input_grad=True)
+    ids, counts, values, dropped, v_listed, v = (np.asarray(a) for a in out)
+    spk, cand = v >= CONSTS["th1"], (v >= th2) & (v < CONSTS["th1"])
+    assert spk.sum() > 0 and cand.sum() > 0
+    assert ((spk | cand).sum(-1) > capacity).any() == (capacity == 7)
+    for t in range(v.shape[0]):
+        for b in range(v.shape[1]):
+            want = np.concatenate([np.flatnonzero(spk[t, b]), np.flatnonzero(cand[t, b])])
+            kept = min(len(want), capacity)
+            n_spk = min(int(spk[t, b].sum()), capacity)
+            np.testing.assert_array_equal(counts[t, b], [n_spk, kept])
+            np.testing.assert_array_equal(ids[t, b, :kept], want[:kept])
+            np.testing.assert_array_equal(v_listed[t, b, :kept], v[t, b, want[:kept]])
+            np.testing.assert_array_equal(v_listed[t, b, kept:], 0)
+            np.testing.assert_array_equal(values[t, b], np.arange(capacity) < n_spk)
+            assert dropped[t, b] == spk[t, b].sum() - n_spk
+
+
 def test_repeated_calls_give_identical_results(rng):
     """The pool threads take the forward's blocks and the row passes as they finish the last
     (ParallelItems), so which thread runs which piece changes from call to call; the outputs,
