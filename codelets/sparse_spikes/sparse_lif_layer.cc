@@ -73,19 +73,24 @@ constexpr int64_t kGradBlockMin = 16;
 constexpr int64_t kNarrowMost = 32;
 template <int kBytes>
 constexpr int64_t kGradBlockMaxOf = kBytes >= 64 ? 128 : 32;
+// The narrowest power of 2 from kGradBlockMin that holds n neurons, at most `most`: the width
+// of a layer's blocks (a readout of 10 neurons walks 16, not 64 or 128).
+inline int64_t NarrowestWidth(int64_t n, int64_t most) {
+  int64_t width = kGradBlockMin;
+  while (width < n && width < most) width *= 2;
+  return width;
+}
 // The block width of the backward pass for a layer of n neurons on `threads` pool threads, as
-// the build SNNLIB_BY_WIDTH runs on this CPU: the narrowest power of 2 that holds the layer
-// (a readout of 10 neurons walks 16, not 64 or 128), at most the build's widest, and at most
-// 64 when the widest would leave a thread without a block. The per-entry work (the lane sums
-// of w . d, the loop) is shared by more neurons in a wider block: 128 took 0.94-0.98 of the
-// time of 64 for the gradient of a 980 -> 980 layer at 1 % and 5 % activity (paired A/B).
+// the build SNNLIB_BY_WIDTH runs on this CPU: the narrowest that holds the layer, at most the
+// build's widest, and at most 64 when the widest would leave a thread without a block. The
+// per-entry work (the lane sums of w . d, the loop) is shared by more neurons in a wider block:
+// 128 took 0.94-0.98 of the time of 64 for the gradient of a 980 -> 980 layer at 1 % and 5 %
+// activity (paired A/B).
 inline int64_t GradBlock(int64_t n, int64_t threads) {
   const int bytes = VectorBytes();
   int64_t most = bytes == 64 ? kGradBlockMaxOf<64> : kGradBlockMaxOf<32>;
   if (most > 64 && n < most * threads) most = 64;
-  int64_t width = kGradBlockMin;
-  while (width < n && width < most) width *= 2;
-  return width;
+  return NarrowestWidth(n, most);
 }
 // The backward pass's chunks of steps (ChunkEntries): a chunk's dI rows of one block take at
 // least kChunkBytes and at most kChunkBytesMax (in L2 beside the block's W and dW panels).
@@ -779,7 +784,7 @@ class SparseLifLayerOp : public OpKernel {
     const int64_t n_blocks = n / kBlock + (n % kBlock != 0);
     // The panels' width: 16 or 32 for a layer that narrow (a readout gathers a quarter of the
     // bytes: a 980 -> 10 forward took 0.80 / 0.93 of its time at 5 % / 1 % activity).
-    const int64_t width = n <= 16 ? 16 : n <= 32 ? 32 : kBlock;
+    const int64_t width = NarrowestWidth(n, kBlock);
     Tensor v_flagged_tensor, records_tensor, panel_tensor, state_tensor;
     // Potentials of flagged neurons only, packed per block (room for all, a few used).
     OP_REQUIRES_OK(ctx, AllocateTemp(ctx, dtype, {n_blocks, rows, kBlock}, op,

@@ -104,12 +104,10 @@ def test_lists_follow_the_op_own_potentials(rng, dtype, capacity):
     th1), at most `capacity`, the spikes beyond it counted as dropped, and v_listed the
     potential of each listed neuron, bit for bit. 700 neurons are 11 blocks; capacity 7
     overflows in many rows (the list then ends inside a block), capacity 700 in none."""
-    require_compiled()
-    from snnlib.ops import _loader
-
+    module = require_compiled()
     th2 = 0.9
     w, spikes = _inputs(rng, t_len=20, batch=6, n_in=80, s_in=12, n=700, dtype=dtype)
-    out = _loader.require_library().snnlib_sparse_lif_layer(
+    out = module.snnlib_sparse_lif_layer(
         weights=w, in_ids=spikes.ids, in_counts=spikes.counts, in_values=spikes.values,
         constants=np.array([CONSTS["alpha"], CONSTS["gain"], CONSTS["th1"], th2, CONSTS["beta"]],
                            dtype),
