@@ -10,6 +10,7 @@
 //   Transpose16        a 16 x 16 tile held in 16 vectors of 16 lanes
 //   GeBits64           the 64-bit mask (v[k] >= th) of 64 values, one compare per vector
 //   GeMask512, Compress512   one compare into a mask, one compress (64-byte vectors only)
+//   InRangeBits        the bit mask of the ids of a vector that lie in [lo, lo + width)
 // The row gathers of the kernels must stay in registers, which plain loops did not get from
 // the vectoriser.
 #ifndef SNNLIB_CODELETS_SPARSE_SPIKES_SIMD_H_
@@ -286,6 +287,48 @@ SNNLIB_INLINE uint64_t GeBits64(const T* v, T th) {
     bits |= static_cast<uint64_t>(static_cast<ULane>(OrLanes<Lane>(acc))) << (w * kBits);
   }
   return bits;
+}
+
+// The id vectors of InRangeBits (a vector_size typedef inside a function template is dropped).
+template <int kBytes>
+struct IdVec {
+  typedef int32_t Signed __attribute__((vector_size(kBytes)));
+  typedef uint32_t Unsigned __attribute__((vector_size(kBytes)));
+  typedef float Float __attribute__((vector_size(kBytes)));
+};
+
+// Bit l of the result is (0 <= ids[l] - lo < width) for the kBytes / 4 ids ids[0 ..), one
+// unsigned compare per vector (into a mask register with 64-byte vectors, else a sign-bit
+// move mask), so that a scan over a list of ids visits only the bits of those in range.
+template <int kBytes>
+SNNLIB_INLINE uint32_t InRangeBits(const int32_t* ids, int32_t lo, uint32_t width) {
+  typedef typename IdVec<kBytes>::Signed IV;
+  typedef typename IdVec<kBytes>::Unsigned UV;
+  typedef typename IdVec<kBytes>::Float FV;
+  const IV shifted = LoadU<IV>(ids) - (IV{} + lo);
+  const UV offset = __builtin_bit_cast(UV, shifted);
+  const UV limit = UV{} + width;
+  if constexpr (kBytes == 64) {
+    return __builtin_ia32_ucmpd512_mask(shifted, __builtin_bit_cast(IV, limit),
+                                        _MM_CMPINT_LT, static_cast<uint16_t>(0xffff));
+  } else {
+    const IV inside = offset < limit;  // all ones in the lanes in range
+    const FV sign = __builtin_bit_cast(FV, inside);
+    if constexpr (kBytes == 32) {
+      return static_cast<uint32_t>(__builtin_ia32_movmskps256(sign));
+    } else {
+      static_assert(kBytes == 16, "16-, 32- or 64-byte vectors");
+      return static_cast<uint32_t>(__builtin_ia32_movmskps(sign));
+    }
+  }
+}
+
+// 64-byte vectors (AVX-512F callers only): the lanes of the 16 int32 x set in `mask`, moved
+// to the front in lane order (the other lanes zero), one in-register compress.
+template <typename IV>
+SNNLIB_INLINE IV CompressIds512(const IV& x, uint32_t mask) {
+  static_assert(sizeof(IV) == 64 && sizeof(x[0]) == 4, "16 int32 lanes");
+  return __builtin_ia32_compresssi512_mask(x, IV{}, static_cast<uint16_t>(mask));
 }
 
 }  // namespace snnlib

@@ -129,6 +129,45 @@ def test_lists_follow_the_op_own_potentials(rng, dtype, capacity):
             assert dropped[t, b] == spk[t, b].sum() - n_spk
 
 
+@pytest.mark.parametrize("n", [20, 700])
+def test_gradient_reads_the_listed_slots_in_any_order(rng, n):
+    """The gradient op finds each neuron block's injections by scanning the listed ids of a
+    row, so it must not depend on the forward's ascending order: the slots shuffled within the
+    spikes and within the candidates of every row, and the padding slots filled with ids out
+    of range, give the same gradients bit for bit (each listed neuron gets its one injection).
+    n = 20 takes the narrow backward, 700 the grouped one over several blocks."""
+    module = require_compiled()
+    w, spikes = _inputs(rng, t_len=20, batch=6, n_in=80, s_in=12, n=n, dtype=np.float64)
+    consts = np.array([CONSTS["alpha"], CONSTS["gain"], CONSTS["th1"], 0.9, CONSTS["beta"]])
+    capacity = min(n, 40)
+    out = module.snnlib_sparse_lif_layer(
+        weights=w, in_ids=spikes.ids, in_counts=spikes.counts, in_values=spikes.values,
+        constants=consts, capacity=capacity, input_grad=True)
+    ids, counts, _, _, v_listed = (np.asarray(a) for a in out[:5])
+    assert (counts[..., 0] > 1).any() and (counts[..., 1] > counts[..., 0] + 1).any()
+    g = rng.normal(size=ids.shape)
+
+    def grads(ids, v_listed, g):
+        return [np.asarray(a) for a in module.snnlib_sparse_lif_layer_grad(
+            weights=w, in_ids=spikes.ids, in_counts=spikes.counts, out_ids=ids,
+            out_counts=counts, v_listed=v_listed, grad_values=g,
+            grad_potentials=np.zeros((0, 0, 0)), constants=consts, input_grad=True)]
+
+    order = np.broadcast_to(np.arange(capacity), ids.shape).copy()
+    for t, b in np.ndindex(counts.shape[:2]):
+        c0, c1 = counts[t, b]
+        order[t, b, :c0] = rng.permutation(c0)
+        order[t, b, c0:c1] = c0 + rng.permutation(c1 - c0)
+    shuffled = [np.take_along_axis(a, order, axis=-1) for a in (ids, v_listed, g)]
+    padding = np.arange(capacity)[None, None, :] >= counts[..., 1:2]
+    shuffled[0] = np.where(padding, rng.choice([-7, n, 2**31 - 1], size=ids.shape),
+                           shuffled[0]).astype(np.int32)
+    want, got = grads(ids, v_listed, g), grads(*shuffled)
+    assert np.abs(want[0]).max() > 0 and np.abs(want[1]).max() > 0
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_repeated_calls_give_identical_results(rng):
     """The pool threads take the forward's blocks and the row passes as they finish the last
     (ParallelItems), so which thread runs which piece changes from call to call; the outputs,
