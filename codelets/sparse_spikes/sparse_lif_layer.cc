@@ -11,7 +11,9 @@
 // dropped [T, B] (spikes that did not fit), v_listed [T, B, S] (V at the listed neurons, kept
 // for the backward pass: O(T B S) storage), potentials [T, B, N] only if return_potentials.
 // `input_grad` only tells the gradient whether the input slots need a gradient (input data
-// does not).
+// does not; it may pass in_values as exactly [0, 0, 0]). With `input_delay` the layer reads its input one step late: I_t is summed over the
+// input of step t - 1 (none at t = 0), the delay between layers of the seed's network, without
+// the copy of the whole lists (and of their gradient) that shifting them before the call costs.
 //
 // Backward, with g = dL/d out_values (and optionally dL/d potentials):
 //   h_t[n]  = g_t[i] / (beta |V_t[n] - th1| + 1)^2 for listed n = out_ids[t, b, i], i < counts1
@@ -256,7 +258,14 @@ struct LayerArgs {
   const int32_t* ids;      // input ids [T, B, S_in]
   const int32_t* counts;   // input counts [T, B, 2]
   T alpha, scale, th1, th2, beta;
+  // Rows of input delay: row r of the layer reads the input row r - lag, none for r < lag
+  // (lag = B: the input of step t drives step t + 1; see the attr input_delay).
+  int64_t lag;
   int64_t rows() const { return t_len * batch; }
+  // The ids of the input of row r (r >= lag) and its count k (0: spikes, 1: listed; 0 for
+  // r < lag).
+  const int32_t* in_ids(int64_t r) const { return ids + (r - lag) * s_in; }
+  int32_t in_count(int64_t r, int k) const { return r < lag ? 0 : counts[2 * (r - lag) + k]; }
 };
 
 // Copies nb <= kWidth values from src to dst: a constant-size copy (inlined vector moves) for
@@ -325,8 +334,9 @@ SNNLIB_INLINE void ForwardBlocksImpl(const LayerArgs<T>& a, int64_t blk, int64_t
       T* v = state + b * kBlock;
       V sum[kVecs];
       for (int j = 0; j < kVecs; ++j) sum[j] = V{};
-      const int32_t* row_ids = a.ids + r * a.s_in;
-      for (int32_t i = 0; i < a.counts[2 * r]; ++i) {
+      const int32_t* row_ids = a.in_ids(r);
+      const int32_t spikes = a.in_count(r, 0);
+      for (int32_t i = 0; i < spikes; ++i) {
         const T* w_row = panel + static_cast<int64_t>(row_ids[i]) * kWidth;
         for (int j = 0; j < kGathered; ++j) sum[j] += LoadU<V>(w_row + j * kPer);
       }
@@ -409,8 +419,8 @@ void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed
   const int64_t r1 = std::min(a.t_len, (c + 1) * ce.steps) * a.batch;
   std::fill(hist, hist + 2 * a.n_in + 1, int64_t{0});
   for (int64_t r = r0; r < r1; ++r) {
-    const int32_t* ids = a.ids + r * a.s_in;
-    const int32_t spk = a.counts[2 * r], listed = listed_of(r);
+    const int32_t* ids = a.in_ids(r);
+    const int32_t spk = a.in_count(r, 0), listed = listed_of(r);
     if (!IdsInRange(ids, listed, a.n_in)) continue;  // the caller reports the row
     for (int32_t i = 0; i < listed; ++i) ++hist[2 * int64_t{ids[i]} + (i >= spk) + 1];
   }
@@ -430,8 +440,8 @@ void BuildChunk(const LayerArgs<T>& a, const ChunkEntries& ce, int64_t c, Listed
   int32_t* row = ce.row + ce.beg[c];
   int32_t* slot = ce.slot + ce.beg[c];
   for (int64_t r = r0; r < r1; ++r) {
-    const int32_t* ids = a.ids + r * a.s_in;
-    const int32_t spk = a.counts[2 * r], listed = listed_of(r);
+    const int32_t* ids = a.in_ids(r);
+    const int32_t spk = a.in_count(r, 0), listed = listed_of(r);
     if (!IdsInRange(ids, listed, a.n_in)) continue;
     for (int32_t i = 0; i < listed; ++i) {
       const int64_t at = hist[2 * int64_t{ids[i]} + (i >= spk)]++;
@@ -644,15 +654,16 @@ SNNLIB_INLINE void NarrowRowsImpl(const LayerArgs<T>& a, int64_t b0, int64_t b1,
       FilterRow<kBytes, kWidth>(a, r, 0, a.n, inj, gp, dv);
       V d[kVecs];
       for (int v = 0; v < kVecs; ++v) d[v] = a.scale * LoadU<V>(dv + v * kPer);
-      const int32_t* ids = a.ids + r * a.s_in;
-      const int32_t spk = a.counts[2 * r];
+      if (r < a.lag) continue;  // no input in this row
+      const int32_t* ids = a.in_ids(r);
+      const int32_t spk = a.in_count(r, 0);
       for (int32_t i = 0; i < spk; ++i) {
         T* dst = dpart + static_cast<int64_t>(ids[i]) * kWidth;
         for (int v = 0; v < kVecs; ++v) StoreU(dst + v * kPer, LoadU<V>(dst + v * kPer) + d[v]);
       }
       if (!gin) continue;
-      T* out = gin + r * a.s_in;
-      const int32_t listed = a.counts[2 * r + 1];
+      T* out = gin + (r - a.lag) * a.s_in;
+      const int32_t listed = a.in_count(r, 1);
       int fill = 0;
       for (int32_t i = 0; i < listed; ++i) {
         const T* w = panel + static_cast<int64_t>(ids[i]) * kWidth;
@@ -753,6 +764,7 @@ REGISTER_OP("SnnlibSparseLifLayer")
     .Attr("capacity: int >= 1")
     .Attr("return_potentials: bool = false")
     .Attr("input_grad: bool = true")
+    .Attr("input_delay: bool = false")
     .Output("out_ids: int32")
     .Output("out_counts: int32")
     .Output("out_values: T")
@@ -814,6 +826,7 @@ REGISTER_OP("SnnlibSparseLifLayerGrad")
     .Input("constants: T")
     .Attr("T: {float, double}")
     .Attr("input_grad: bool = true")
+    .Attr("input_delay: bool = false")
     .Output("grad_weights: T")
     .Output("grad_in_values: T")
     .SetShapeFn([](InferenceContext* c) -> absl::Status {
@@ -843,6 +856,8 @@ class SparseLifLayerOp : public OpKernel {
   explicit SparseLifLayerOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("capacity", &capacity_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("return_potentials", &return_potentials_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("input_delay", &input_delay_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("input_grad", &input_grad_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -856,7 +871,11 @@ class SparseLifLayerOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     OP_REQUIRES_OK(ctx, CheckSequence(in_ids, in_counts, n_in, op, "in_ids", "in_counts"));
-    OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
+    // The values only carry the gradient to the input slots: input data without one (input_grad
+    // false) may pass exactly [0, 0, 0] instead of a [time, batch, S_in] tensor of ones.
+    if (input_grad_ || in_values.shape() != TensorShape({0, 0, 0})) {
+      OP_REQUIRES_OK(ctx, CheckSameShape(in_values, in_ids, op, "in_values", "in_ids"));
+    }
     Constants<T> k;
     OP_REQUIRES_OK(ctx, ReadConstants(ctx->input(4), op, &k));
     OP_REQUIRES(ctx, capacity_ <= n,
@@ -943,7 +962,8 @@ class SparseLifLayerOp : public OpKernel {
     const int32_t* ids = in_ids.flat<int32_t>().data();
     const int32_t* cnt = in_counts.flat<int32_t>().data();
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), ids,
-                            cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+                            cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta,
+                            input_delay_ ? batch : 0};
 
     // Phase 1: per work item, its block's weight panel, then the membrane recursion of its
     // samples over all steps (the panel stays in cache). Each item writes only its block's and
@@ -1001,7 +1021,7 @@ class SparseLifLayerOp : public OpKernel {
   }
 
  private:
-  bool return_potentials_;
+  bool return_potentials_, input_delay_, input_grad_;
   int64_t capacity_;
 };
 
@@ -1051,6 +1071,7 @@ class SparseLifLayerGradOp : public OpKernel {
  public:
   explicit SparseLifLayerGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("input_grad", &input_grad_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("input_delay", &input_delay_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -1116,7 +1137,7 @@ class SparseLifLayerGradOp : public OpKernel {
       return;
     }
     const auto dtype = tensorflow::DataTypeToEnum<T>::value;
-    const int64_t rows = t_len * batch;
+    const int64_t rows = t_len * batch, lag = input_delay_ ? batch : 0;
     const int64_t width = GradBlock(n, NumThreads(ctx));  // the neurons of a block
     const int64_t n_blocks = n / width + (n % width != 0);
     const bool narrow = n <= kNarrowMost;
@@ -1143,12 +1164,12 @@ class SparseLifLayerGradOp : public OpKernel {
     const T* g = grad_values.flat<T>().data();
     const T* gp = has_gpot ? grad_pot.flat<T>().data() : nullptr;
     const LayerArgs<T> args{n, n_in, t_len, batch, s_in, n_blocks, weights.flat<T>().data(), i_ids,
-                            i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta};
+                            i_cnt, k.alpha, (T(1) - k.alpha) * k.gain, k.th1, k.th2, k.beta, lag};
     const Injections<T> inj{o_ids, o_cnt, h, s_out};
 
     // The input slots grouped by input neuron per chunk of steps (ChunkEntries, ChunkSteps),
     // for the wider layers only.
-    auto listed_of = [&](int64_t r) { return i_cnt[2 * r + (input_grad_ ? 1 : 0)]; };
+    auto listed_of = [&](int64_t r) { return args.in_count(r, input_grad_ ? 1 : 0); };
     int64_t listed_total = 0;
     if (!narrow) {
       for (int64_t r = 0; r < rows; ++r) listed_total += listed_of(r);
@@ -1278,7 +1299,7 @@ class SparseLifLayerGradOp : public OpKernel {
           for (int64_t e = beg[c]; e < beg[c + 1]; ++e) {
             T sum = T(0);
             for (int64_t grp = 0; grp < groups; ++grp) sum += psums[grp * beg[n_chunks] + e];
-            gin[(c * chunk_rows + ce.row[e]) * s_in + ce.slot[e]] = sum;
+            gin[(c * chunk_rows + ce.row[e] - lag) * s_in + ce.slot[e]] = sum;
           }
         }
       });
@@ -1286,7 +1307,7 @@ class SparseLifLayerGradOp : public OpKernel {
   }
 
  private:
-  bool input_grad_;
+  bool input_grad_, input_delay_;
 };
 
 #define SNNLIB_REGISTER(T)                                                                      \

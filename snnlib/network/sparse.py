@@ -121,15 +121,17 @@ def forward(weights, x, params: LIFParams, *, impl: str = "sparse_ops",
                              for a in flat_in))
     spikes, potentials, sparse, overflow = [], [], [], []
     for l, w in enumerate(weights):
-        if l > 0 and params.layer_delay:
-            inp = shift_sparse_in_time(inp)
+        delay = l > 0 and bool(params.layer_delay)
         th2 = params.layer_th2(l, n_layers)
         if impl == "sparse_layer":
             out, dropped, v = sparse_lif_layer(
                 w, inp, alpha=params.alpha, gain=params.gain, th1=params.th1, th2=th2,
-                beta=params.beta, capacity=capacities[l + 1], return_potentials=return_potentials)
+                beta=params.beta, capacity=capacities[l + 1], return_potentials=return_potentials,
+                input_delay=delay)
             out = SparseSpikes(*(_merge_time_batch(a) for a in out))
         else:
+            if delay:
+                inp = shift_sparse_in_time(inp)
             flat = SparseSpikes(*(None if a is None else _merge_time_batch(a) for a in inp))
             current = _split_time_batch(ops.sparse_matmul(w, flat), t_len, batch)
             v = lif_membrane(current, alpha=params.alpha, gain=params.gain, th1=params.th1)

@@ -34,7 +34,15 @@ from snnlib.ops._checks import (carrier_values, check_capacity, check_finite, ch
 from snnlib.spikes import SparseSpikes
 
 
-def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, capacity):
+def _delayed(x):
+    """``x [T, ...]`` one step late: zeros at step 0, ``x[t - 1]`` at step t."""
+    return tf.concat([tf.zeros_like(x[:1]), x[:-1]], axis=0)
+
+
+def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, capacity,
+                     input_delay):
+    if input_delay:
+        ids, counts, values = _delayed(ids), _delayed(counts), _delayed(values)
     t, b = tf.shape(ids)[0], tf.shape(ids)[1]
     flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))  # noqa: E731
     current = _reference.sparse_matmul(weights, flat(ids), flat(counts), flat(values))
@@ -48,7 +56,7 @@ def _reference_layer(weights, ids, counts, values, alpha, gain, th1, th2, beta, 
 
 def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float, th1: float,
                      th2: float | None, beta: float, capacity: int, return_potentials: bool = False,
-                     backend: str | None = None):
+                     input_delay: bool = False, backend: str | None = None):
     """One LIF layer over a whole time-major sequence of sparse spikes.
 
     Args:
@@ -63,6 +71,10 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
         capacity: output slots ``S``, ``1 <= S <= out``.
         return_potentials: also return the dense potentials ``[T, B, out]`` (for plots;
             differentiable).
+        input_delay: read the input one step late (``I_t`` from the input spikes of step
+            ``t - 1``, none at ``t = 0``): the delay between the layers of the seed's network
+            (``LIFParams.layer_delay``), taken inside the op instead of by shifting the lists
+            (a copy of ``[T, B, S_in]`` forward and of its gradient backward).
         backend: ``None``, ``"compiled"`` or ``"reference"``.
 
     Returns:
@@ -88,23 +100,29 @@ def sparse_lif_layer(weights, spikes: SparseSpikes, *, alpha: float, gain: float
     gain, beta = check_positive(gain, "gain"), check_positive(beta, "beta")
     th1 = check_finite(th1, "th1")
     th2_value = check_th2(th2, th1)
+    if not isinstance(input_delay, bool):
+        raise ValueError(f"input_delay must be True or False; got {input_delay!r}")
     input_grad = values is not None
-    if values is None:
-        values = carrier_values(counts, ids.shape[-1] if ids.shape[-1] is not None
-                                else tf.shape(ids)[-1], weights.dtype)
-    elif values.dtype != weights.dtype:
+    if values is not None and values.dtype != weights.dtype:
         raise ValueError(f"spikes.values ({values.dtype.name}) must have the dtype of weights "
                          f"({weights.dtype.name})")
     ops = ops_for(backend)
     if ops is _reference:
+        if values is None:
+            values = carrier_values(counts, ids.shape[-1] if ids.shape[-1] is not None
+                                    else tf.shape(ids)[-1], weights.dtype)
         out_ids, out_counts, out_values, dropped, v = _reference_layer(
-            weights, ids, counts, values, alpha, gain, th1, th2_value, beta, capacity)
+            weights, ids, counts, values, alpha, gain, th1, th2_value, beta, capacity,
+            input_delay)
         return SparseSpikes(out_ids, out_counts, out_values), dropped, (v if return_potentials else None)
     module = _loader.require_library()
     constants = tf.constant([alpha, gain, th1, th2_value, beta], weights.dtype)
+    if values is None:  # input data: the op reads no values (and computes no input gradient)
+        values = tf.zeros([0, 0, 0], weights.dtype)
     out_ids, out_counts, out_values, dropped, _, potentials = module.snnlib_sparse_lif_layer(
         weights=weights, in_ids=ids, in_counts=counts, in_values=values, constants=constants,
-        capacity=capacity, return_potentials=return_potentials, input_grad=input_grad)
+        capacity=capacity, return_potentials=return_potentials, input_grad=input_grad,
+        input_delay=input_delay)
     return (SparseSpikes(out_ids, out_counts, out_values), dropped,
             potentials if return_potentials else None)
 
@@ -123,5 +141,6 @@ def _sparse_lif_layer_grad(op, _g_ids, _g_counts, g_values, _g_dropped, _g_v_lis
     grad_w, grad_in = module.snnlib_sparse_lif_layer_grad(
         weights=weights, in_ids=in_ids, in_counts=in_counts, out_ids=out_ids,
         out_counts=out_counts, v_listed=v_listed, grad_values=g_values,
-        grad_potentials=g_potentials, constants=constants, input_grad=input_grad)
+        grad_potentials=g_potentials, constants=constants, input_grad=input_grad,
+        input_delay=op.get_attr("input_delay"))
     return [grad_w, None, None, grad_in if input_grad else None, None]

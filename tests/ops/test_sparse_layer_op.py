@@ -20,7 +20,7 @@ def _inputs(rng, t_len=30, batch=5, n_in=12, s_in=6, n=9, dtype=np.float64):
     return w, spikes
 
 
-def _run(backend, w, spikes, th2, capacity, with_values=True, graph=False):
+def _run(backend, w, spikes, th2, capacity, with_values=True, graph=False, input_delay=False):
     w = tf.Variable(w)
     values = tf.Variable(spikes.values) if with_values else None
     sp = SparseSpikes(tf.constant(spikes.ids), tf.constant(spikes.counts), values)
@@ -28,7 +28,8 @@ def _run(backend, w, spikes, th2, capacity, with_values=True, graph=False):
     def fn():
         with tf.GradientTape(persistent=True) as tape:
             out, dropped, v = sparse_lif_layer(w, sp, th2=th2, capacity=capacity,
-                                               return_potentials=True, backend=backend, **CONSTS)
+                                               return_potentials=True, input_delay=input_delay,
+                                               backend=backend, **CONSTS)
             # A loss that weights every output slot and the potentials differently.
             slot_w = tf.cast(tf.range(capacity) + 1, w.dtype)
             loss = tf.reduce_sum(out.values * slot_w) + 0.01 * tf.reduce_sum(v * v)
@@ -93,6 +94,26 @@ def test_compiled_equals_reference_at_every_block_width(rng, n, with_values):
     ref = _run("reference", w, spikes, 0.9, 8, with_values=with_values)
     com = _run("compiled", w, spikes, 0.9, 8, with_values=with_values)
     _assert_same(ref, com, 8)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize("with_values", [True, False], ids=["slot_grad", "data_input"])
+@pytest.mark.parametrize("n", [20, 140])
+def test_input_delay_equals_the_reference_on_shifted_input(rng, n, with_values, graph):
+    """With input_delay the op reads the input of step t - 1 at step t (none at step 0): the
+    reference shifts the lists, the op only its row offsets. Outputs, potentials and both
+    gradients agree, for the narrow backward (20 neurons) and the grouped one (140, several
+    blocks and chunks); the input slots of the last step, which nothing reads, get zero
+    gradient."""
+    require_compiled()
+    w, spikes = _inputs(rng, t_len=70, batch=5, n_in=40, s_in=10, n=n)
+    ref = _run("reference", w, spikes, 0.9, 12, with_values, graph, input_delay=True)
+    com = _run("compiled", w, spikes, 0.9, 12, with_values, graph, input_delay=True)
+    _assert_same(ref, com, 12)
+    undelayed = _run("compiled", w, spikes, 0.9, 12, with_values, graph)
+    assert not np.array_equal(undelayed[2].numpy(), com[2].numpy())
+    if with_values:
+        assert np.all(com[3][1].numpy()[-1] == 0) and np.abs(com[3][1].numpy()[:-1]).max() > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
