@@ -11,9 +11,10 @@
 // dropped [T, B] (spikes that did not fit), v_listed [T, B, S] (V at the listed neurons, kept
 // for the backward pass: O(T B S) storage), potentials [T, B, N] only if return_potentials.
 // `input_grad` only tells the gradient whether the input slots need a gradient (input data
-// does not; it may pass in_values as exactly [0, 0, 0]). With `input_delay` the layer reads its input one step late: I_t is summed over the
-// input of step t - 1 (none at t = 0), the delay between layers of the seed's network, without
-// the copy of the whole lists (and of their gradient) that shifting them before the call costs.
+// does not; it may pass in_values as exactly [0, 0, 0]). With `input_delay` the layer reads its
+// input one step late: I_t is summed over the input of step t - 1 (none at t = 0), the delay
+// between the layers of the seed's network, without the copy of the whole lists (and of their
+// gradient) that shifting them before the call costs.
 //
 // Backward, with g = dL/d out_values (and optionally dL/d potentials):
 //   h_t[n]  = g_t[i] / (beta |V_t[n] - th1| + 1)^2 for listed n = out_ids[t, b, i], i < counts1
@@ -1091,7 +1092,8 @@ class SparseLifLayerGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckIdRange(n, op, "N (weights.shape[1])"));
     OP_REQUIRES_OK(ctx, CheckIdRange(n_in, op, "in (weights.shape[0])"));
     // The shapes and counts here; the listed ids and potentials in the first pass below,
-    // where each row is read anyway (serial, their checks took about 2.5 % of a training step).
+    // where each row is read anyway (as a serial pass of their own, these checks took about
+    // 2.5 % of a training step).
     OP_REQUIRES_OK(ctx, CheckSequenceShapes(in_ids, in_counts, op, "in_ids", "in_counts"));
     OP_REQUIRES_OK(ctx, CheckSequenceShapes(out_ids, out_counts, op, "out_ids", "out_counts"));
     OP_REQUIRES_OK(ctx, CheckSequenceRows(in_ids, in_counts, n_in, op, "in_ids", "in_counts",
