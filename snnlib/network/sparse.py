@@ -11,6 +11,10 @@ is a compiled sparse matmul (:mod:`snnlib.ops`). Layer-wise over the whole seque
         V     = lif_membrane(I, alpha, gain, th1)               [T, B, n_{l+1}]
         spikes_{l+1}, dropped = select_spikes(V, th1, th2_l, capacity=S_{l+1}, beta)
 
+The ``sparse_layer`` implementation runs each layer as one fused op (:mod:`snnlib.ops.layer`)
+that takes the layer delay itself (``input_delay``: it reads the input lists one step late)
+instead of shifting the lists.
+
 Gradients flow through ``SparseSpikes.values``: ``sparse_to_dense`` and the next layer's
 ``sparse_matmul`` give each listed slot (spike or candidate, ``V >= th2``) its gradient, and
 ``select_spikes`` turns it into ``dL/dV`` with the SuperSpike surrogate. With ``S_l >= n_l``
